@@ -1,0 +1,211 @@
+//! Matcher tests, through the public [`RuleSet`] API.
+
+use crate::rules::{MatchScratch, RuleSet};
+
+fn set(rules: &[(&str, &str)]) -> RuleSet {
+    RuleSet::compile(
+        rules
+            .iter()
+            .map(|(id, q)| ((*id).to_owned(), (*q).to_owned()))
+            .collect(),
+    )
+    .unwrap()
+}
+
+fn matches(rules: &RuleSet, text: &str) -> Vec<usize> {
+    let mut scratch = rules.scratch();
+    let mut matched = vec![99];
+    rules.match_text(text, &mut scratch, &mut matched);
+    matched
+}
+
+/// Whether the single query matches the text.
+fn hit(query: &str, text: &str) -> bool {
+    !matches(&set(&[("r", query)]), text).is_empty()
+}
+
+#[test]
+fn chinese_and() {
+    let q = "建设银行 AND 涨";
+    assert!(hit(q, "建设银行今天大涨"));
+    assert!(hit(q, "涨！建设银行"));
+    assert!(!hit(q, "建设银行今天大跌"));
+    assert!(!hit(q, "工商银行涨"));
+    assert!(hit("建设银行 涨", "建设银行今天大涨"));
+}
+
+#[test]
+fn full_width_and_half_width_are_equal() {
+    assert!(hit("ccb", "ＣＣＢ股价"));
+    assert!(hit("ＣＣＢ", "ccb"));
+    assert!(hit("ＣＣＢ", "CCB"));
+    assert!(hit("１０％", "今天涨了10%"));
+    assert!(hit("10%", "今天涨了１０％"));
+    assert!(hit("カタカナ", "ｶﾀｶﾅ"));
+}
+
+#[test]
+fn case_insensitive() {
+    assert!(hit("Bank", "BANK"));
+    assert!(hit("bank", "Bank"));
+    assert!(hit("École", "ÉCOLE normale"));
+}
+
+#[test]
+fn mixed_chinese_and_english() {
+    let q = "CCB AND 涨";
+    assert!(hit(q, "CCB今天大涨"));
+    assert!(hit(q, "今天ccb涨了"));
+    assert!(!hit(q, "abcCCB涨"));
+    assert!(hit("iphone手机", "买了xiphone手机"), "CJK literals are substrings");
+    assert!(hit("은행", "국민은행이"));
+}
+
+#[test]
+fn word_boundaries() {
+    assert!(hit("bank", "bank"));
+    assert!(hit("bank", "the bank, again"));
+    assert!(hit("bank", "bank."));
+    assert!(hit("bank", "去bank了"));
+    assert!(hit("bank", "bank_"), "underscore is not alphanumeric");
+    assert!(!hit("bank", "banking"));
+    assert!(!hit("bank", "embankment"));
+    assert!(!hit("bank", "bank2"));
+    assert!(!hit("bank", "2bank"));
+    assert!(!hit("bank", "ébank"));
+    // Edges that are not word characters are not checked.
+    assert!(hit("#bank", "x#bank"));
+    assert!(!hit("#bank", "#banking"));
+    assert!(hit("c++", "c++x"));
+}
+
+#[test]
+fn prefix_terms() {
+    assert!(hit("bank*", "banking"));
+    assert!(hit("bank*", "bank"));
+    assert!(hit("bank*", "去banking了"));
+    assert!(hit("bank*", "Banks, banks"));
+    assert!(!hit("bank*", "embankment"));
+    assert!(!hit("bank*", "xbanks"));
+}
+
+#[test]
+fn whole_word_and_prefix_of_the_same_word_share_a_pattern() {
+    let rules = set(&[("exact", "bank"), ("prefix", "bank*"), ("again", "ＢＡＮＫ")]);
+    assert_eq!(rules.pattern_count(), 1);
+    assert_eq!(rules.literal_count(), 2);
+    assert_eq!(matches(&rules, "banking"), [1]);
+    assert_eq!(matches(&rules, "bank"), [0, 1, 2]);
+    assert_eq!(matches(&rules, "embankment"), Vec::<usize>::new());
+}
+
+#[test]
+fn phrases_span_whitespace_runs() {
+    let q = "\"bank of china\"";
+    assert!(hit(q, "Bank  of\nChina"));
+    assert!(hit(q, "the bank\n\n of\tchina's shares"));
+    assert!(hit(q, "去bank of china了"));
+    assert!(!hit(q, "bank of chinatown"));
+    assert!(!hit(q, "bank ofchina"));
+    assert!(!hit(q, "bank china"));
+    assert!(hit("\"中国 银行\"", "中国\u{3000}\u{3000}银行"));
+}
+
+#[test]
+fn not() {
+    assert!(hit("NOT spam", "hello"));
+    assert!(hit("NOT spam", ""));
+    assert!(!hit("NOT spam", "SPAM here"));
+    assert!(hit("NOT spam", "spammy"), "whole words only");
+    let q = "bank* AND NOT \"food bank\"";
+    assert!(hit(q, "banking news"));
+    assert!(!hit(q, "local food bank"));
+    assert!(!hit(q, "food bank and banking"));
+    assert!(!hit("x", ""));
+}
+
+#[test]
+fn or_and_precedence() {
+    let q = "\"bank of china\" OR (bank* AND NOT \"food bank\")";
+    assert!(hit(q, "Bank of China"));
+    assert!(hit(q, "food bank of china"));
+    assert!(!hit(q, "food bank"));
+    assert!(hit("a OR b c", "a"));
+    assert!(!hit("a OR b c", "b"));
+    assert!(hit("a OR b c", "c b"));
+}
+
+#[test]
+fn several_rules_match_the_same_text() {
+    let rules = set(&[
+        ("ccb-rise", "建设银行 AND 涨"),
+        ("banks-en", "\"bank of china\" OR (bank* AND NOT \"food bank\")"),
+        ("other", "icbc"),
+        ("all-but-spam", "NOT spam"),
+    ]);
+    assert_eq!(matches(&rules, "Bank of China 和 建设银行 都涨了"), [0, 1, 3]);
+    assert_eq!(matches(&rules, "spam"), Vec::<usize>::new());
+}
+
+#[test]
+fn term_that_is_a_substring_of_another_term() {
+    let rules = set(&[("short", "银行"), ("long", "建设银行"), ("en", "bank"), ("en-long", "\"bank of china\"")]);
+    assert_eq!(matches(&rules, "建设银行"), [0, 1]);
+    assert_eq!(matches(&rules, "工商银行"), [0]);
+    assert_eq!(matches(&rules, "bank of china"), [2, 3]);
+    assert_eq!(matches(&rules, "bank of chinatown"), [2]);
+}
+
+#[test]
+fn a_failing_occurrence_does_not_hide_a_later_one() {
+    assert!(hit("bank", "embankment bank"));
+    assert!(hit("bank", "banking, banks, bank"));
+    assert!(hit("bank*", "embank banking"));
+    assert!(hit("aa", "aaa aa"), "overlapping occurrences of the same literal");
+    assert!(hit("\"bank of china\"", "bank of chinatown, bank of china"));
+    assert!(!hit("aa", "aaaa"));
+}
+
+#[test]
+fn a_literal_used_twice_is_compiled_once() {
+    let rules = set(&[("a", "bank OR (bank AND x)"), ("b", "bank")]);
+    assert_eq!(rules.literal_count(), 2);
+    assert_eq!(matches(&rules, "a bank"), [0, 1]);
+}
+
+#[test]
+fn bitset_spans_several_words() {
+    let owned: Vec<(String, String)> = (0..200).map(|i| (format!("r{i}"), format!("w{i}"))).collect();
+    let rules = RuleSet::compile(owned).unwrap();
+    assert_eq!(rules.literal_count(), 200);
+    assert_eq!(matches(&rules, "w150 w3 w199 w2000"), [3, 150, 199]);
+}
+
+#[test]
+fn scratch_is_reusable_across_texts_and_rule_sets() {
+    let small = set(&[("a", "alpha")]);
+    let big = set(&[("x", "x"), ("y", "y"), ("alpha", "alpha")]);
+    let mut scratch = MatchScratch::new();
+    let mut matched = Vec::new();
+    small.match_text("ALPHA", &mut scratch, &mut matched);
+    assert_eq!(matched, [0]);
+    assert_eq!(scratch.normalized_text(), "alpha");
+    small.match_text("beta", &mut scratch, &mut matched);
+    assert!(matched.is_empty());
+    big.match_text("y  Alpha", &mut scratch, &mut matched);
+    assert_eq!(matched, [1, 2]);
+    assert_eq!(scratch.normalized_text(), "y alpha");
+    small.match_text("alpha", &mut scratch, &mut matched);
+    assert_eq!(matched, [0]);
+}
+
+#[test]
+fn compile_errors_use_list_positions() {
+    let e = RuleSet::compile(vec![("a".into(), "x".into()), ("b".into(), "x AND".into())]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rule \"b\" (rule 2): column 6: expected a term or \"(\" after AND, found end of query"
+    );
+    let e = RuleSet::compile(Vec::new()).unwrap_err();
+    assert_eq!(e.to_string(), "no rules given");
+}

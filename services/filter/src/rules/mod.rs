@@ -1,0 +1,222 @@
+//! Keyword rule engine: which rules does a post match?
+//!
+//! A rule is an id plus a query. Rules come from a TOML file (see
+//! [`RuleSet::load`]):
+//!
+//! ```toml
+//! [[rule]]
+//! id = "ccb-rise"
+//! query = "建设银行 AND 涨"
+//!
+//! [[rule]]
+//! id = "banks-en"
+//! query = '"bank of china" OR (bank* AND NOT "food bank")'
+//! ```
+//!
+//! # Query language
+//!
+//! - `term`: a run of characters other than whitespace, `(`, `)` and `"`.
+//!   A trailing `*` makes a prefix term (`bank*`).
+//! - `"quoted phrase"`: a literal sequence of words.
+//! - `AND`, `OR`, `NOT` (uppercase only; `and` is a plain term) and
+//!   parentheses. Adjacent operands are ANDed. `NOT` binds tightest, then
+//!   `AND`, then `OR`: `a OR b c` is `a OR (b AND c)`, `NOT a b` is
+//!   `(NOT a) AND b`. A query may be just `NOT x`.
+//!
+//! # Matching
+//!
+//! Posts and literals are normalized alike ([`normalize`]: NFKC, lowercase,
+//! whitespace runs collapsed), so matching ignores case and full-width vs
+//! half-width forms. A literal containing Han, Hiragana, Katakana or Hangul
+//! matches as a substring, because those scripts do not separate words. Any
+//! other literal matches whole words: where the literal starts (or ends) with
+//! a word character (alphanumeric, not CJK), the text character next to it on
+//! that side must not be one. Prefix terms only check their start. So `bank`
+//! matches `bank,` and `去bank了` but not `banking`; `bank*` matches `banking`
+//! but not `embankment`.
+//!
+//! All literals of all rules are compiled into one Aho-Corasick automaton, so
+//! a post is scanned once however many rules there are. Reuse one
+//! [`MatchScratch`] per thread to avoid allocating per post.
+
+mod compile;
+mod error;
+mod file;
+mod lexer;
+mod normalize;
+mod parse;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use error::{Context, Found, ParseError, ParseErrorKind, RuleError, RuleLocation};
+pub use normalize::normalize;
+pub use parse::{MAX_DEPTH, Query, parse_query};
+
+use compile::Matcher;
+
+/// One rule: an id and its query, as written and as parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Unique id: ASCII letters, digits, `-`, `_` and `.`.
+    pub id: String,
+    /// The query as written in the rules file.
+    pub query: String,
+    /// The parsed query, with normalized literals.
+    pub ast: Query,
+}
+
+/// A compiled, immutable set of rules. `Send + Sync`: share one behind an
+/// `Arc` and give each thread its own [`MatchScratch`].
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    matcher: Matcher,
+}
+
+/// Reusable per-thread buffers for [`RuleSet::match_text`]: the normalized
+/// text and the bitset of literals found. Works with any rule set; it resizes
+/// itself as needed.
+#[derive(Debug, Clone, Default)]
+pub struct MatchScratch {
+    text: String,
+    bits: Vec<u64>,
+}
+
+impl MatchScratch {
+    /// Creates empty buffers; they grow on first use.
+    pub fn new() -> MatchScratch {
+        MatchScratch::default()
+    }
+
+    /// The normalized form of the text last passed to
+    /// [`RuleSet::match_text`], e.g. for logging why a post matched.
+    pub fn normalized_text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl RuleSet {
+    /// Parses and compiles a rules file's contents. `file_name` is only used
+    /// in error messages (`rule "x" (rule 2 in rules.toml): ...`).
+    pub fn from_toml_str(toml: &str, file_name: &str) -> Result<RuleSet, RuleError> {
+        let rules = file::parse_rules_file(toml, file_name)?;
+        build(rules, Some(file_name))
+    }
+
+    /// Reads, parses and compiles the rules file at `path`. Errors name the
+    /// path.
+    pub fn load(path: &Path) -> Result<RuleSet, RuleError> {
+        let toml = std::fs::read_to_string(path).map_err(|error| RuleError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        RuleSet::from_toml_str(&toml, &path.display().to_string())
+    }
+
+    /// Compiles `(id, query)` pairs. Ids must be non-empty, unique and made of
+    /// ASCII letters, digits, `-`, `_` and `.`; the list must not be empty.
+    pub fn compile(rules: Vec<(String, String)>) -> Result<RuleSet, RuleError> {
+        build(rules, None)
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the set has no rules (never true for a successfully built set).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Rule ids in rule order; [`RuleSet::match_text`] reports indices into
+    /// this sequence.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|rule| rule.id.as_str())
+    }
+
+    /// The rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Number of distinct literals across all rules (after normalization and
+    /// deduplication; `bank` and `bank*` count as two).
+    pub fn literal_count(&self) -> usize {
+        self.matcher.literal_count()
+    }
+
+    /// Number of distinct strings in the automaton (`bank` and `bank*` share one).
+    pub fn pattern_count(&self) -> usize {
+        self.matcher.pattern_count()
+    }
+
+    /// Buffers sized for this rule set, to pass to [`RuleSet::match_text`].
+    pub fn scratch(&self) -> MatchScratch {
+        MatchScratch {
+            text: String::with_capacity(1024),
+            bits: vec![0; self.matcher.literal_count().div_ceil(64)],
+        }
+    }
+
+    /// Indices (into [`RuleSet::ids`]) of the rules the text matches, in
+    /// ascending order, written into `matched` (cleared first).
+    pub fn match_text(&self, text: &str, scratch: &mut MatchScratch, matched: &mut Vec<usize>) {
+        normalize(text, &mut scratch.text);
+        self.matcher.run(&scratch.text, &mut scratch.bits, matched);
+    }
+}
+
+/// Validates ids and parses queries in order, so the first error in the file
+/// is the one reported, then compiles the automaton.
+fn build(rules: Vec<(String, String)>, file: Option<&str>) -> Result<RuleSet, RuleError> {
+    if rules.is_empty() {
+        return Err(RuleError::NoRules {
+            file: file.map(str::to_owned),
+        });
+    }
+    let mut first_index: HashMap<String, usize> = HashMap::with_capacity(rules.len());
+    let mut parsed = Vec::with_capacity(rules.len());
+    for (position, (id, query)) in rules.into_iter().enumerate() {
+        let index = position + 1;
+        let location = RuleLocation {
+            index,
+            file: file.map(str::to_owned),
+        };
+        if id.is_empty() {
+            return Err(RuleError::EmptyId { location });
+        }
+        if let Some(bad) = id.chars().find(|&c| !is_id_char(c)) {
+            return Err(RuleError::InvalidId { id, bad, location });
+        }
+        if let Some(&first_index) = first_index.get(&id) {
+            return Err(RuleError::DuplicateId {
+                id,
+                first_index,
+                location,
+            });
+        }
+        let ast = match parse_query(&query) {
+            Ok(ast) => ast,
+            Err(error) => {
+                return Err(RuleError::Query {
+                    id,
+                    location,
+                    error,
+                });
+            }
+        };
+        first_index.insert(id.clone(), index);
+        parsed.push(Rule { id, query, ast });
+    }
+    let matcher = Matcher::build(parsed.iter().map(|rule| &rule.ast)).map_err(RuleError::Automaton)?;
+    Ok(RuleSet {
+        rules: parsed,
+        matcher,
+    })
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}

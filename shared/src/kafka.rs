@@ -1,0 +1,298 @@
+//! The one Kafka client factory: typed settings plus a raw librdkafka
+//! passthrough, used by every service for producers, consumers and admin.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use serde::{Deserialize, Serialize};
+
+/// Kafka client settings (config section `[kafka]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers, comma-separated `host:port` (env `KAFKA_BROKERS` overrides).
+    pub brokers: String,
+    /// `client.id` prefix; the service name is appended.
+    pub client_id: String,
+    /// Consumer group session timeout. The local Tansu broker makes every join
+    /// wait half of it, hence 6 s rather than librdkafka's 45 s.
+    pub session_timeout_ms: u32,
+    /// Consumer heartbeat interval; must be below a third of the session timeout.
+    pub heartbeat_interval_ms: u32,
+    /// How long a service waits for the broker at start before giving up.
+    pub startup_timeout_ms: u64,
+    /// Producer compression: `lz4`, `zstd`, `snappy`, `gzip` or `none`.
+    pub compression: String,
+    /// Producer `linger.ms`: how long to wait to fill a batch.
+    pub linger_ms: u32,
+    /// Raw librdkafka properties applied last, e.g. `"security.protocol" = "SASL_SSL"`.
+    pub librdkafka: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "weibostream".into(),
+            session_timeout_ms: 6000,
+            heartbeat_interval_ms: 1000,
+            startup_timeout_ms: 30_000,
+            compression: "lz4".into(),
+            linger_ms: 5,
+            librdkafka: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaSettings {
+    /// Checks the settings without any I/O; errors name the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.brokers.split(',').any(|b| b.trim().is_empty()) {
+            return Err(format!(
+                "kafka.brokers: {:?} is not a comma-separated host:port list",
+                self.brokers
+            ));
+        }
+        if !matches!(
+            self.compression.as_str(),
+            "lz4" | "zstd" | "snappy" | "gzip" | "none"
+        ) {
+            return Err(format!(
+                "kafka.compression: {:?} is not one of lz4, zstd, snappy, gzip, none",
+                self.compression
+            ));
+        }
+        if self.heartbeat_interval_ms.saturating_mul(3) > self.session_timeout_ms {
+            return Err(format!(
+                "kafka.heartbeat_interval_ms ({}) must be at most a third of kafka.session_timeout_ms ({})",
+                self.heartbeat_interval_ms, self.session_timeout_ms
+            ));
+        }
+        if self.startup_timeout_ms == 0 {
+            return Err("kafka.startup_timeout_ms: must be above 0".into());
+        }
+        Ok(())
+    }
+
+    /// Properties common to every client.
+    pub fn base(&self, service: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", format!("{}-{service}", self.client_id))
+            // librdkafka may resolve a name to ::1 while a broker listens on IPv4 only.
+            .set("broker.address.family", "v4");
+        config
+    }
+
+    fn passthrough(&self, mut config: ClientConfig) -> ClientConfig {
+        for (key, value) in &self.librdkafka {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// An idempotent, compressing producer configuration.
+    pub fn producer_config(&self, service: &str) -> ClientConfig {
+        let mut config = self.base(service);
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", &self.compression)
+            .set("linger.ms", self.linger_ms.to_string())
+            .set("message.timeout.ms", "300000");
+        self.passthrough(config)
+    }
+
+    /// A group consumer that stores and commits offsets only when told to.
+    pub fn consumer_config(&self, service: &str, group: &str) -> ClientConfig {
+        let mut config = self.base(service);
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set(
+                "heartbeat.interval.ms",
+                self.heartbeat_interval_ms.to_string(),
+            );
+        self.passthrough(config)
+    }
+
+    /// Admin client configuration.
+    pub fn admin_config(&self, service: &str) -> ClientConfig {
+        self.passthrough(self.base(service))
+    }
+}
+
+/// A topic a service needs, created when missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Topic name.
+    pub name: String,
+    /// Partitions to create it with.
+    pub partitions: i32,
+    /// Replication factor to create it with.
+    pub replication_factor: i32,
+}
+
+/// Waits (bounded by `startup_timeout_ms`) until the broker answers a
+/// metadata request; the error tells the user which brokers were tried.
+pub async fn wait_for_broker(settings: &KafkaSettings, service: &str) -> anyhow::Result<()> {
+    let config = settings.admin_config(service);
+    let brokers = settings.brokers.clone();
+    let limit = Duration::from_millis(settings.startup_timeout_ms);
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = config.create().context("creating a Kafka client")?;
+        let start = Instant::now();
+        loop {
+            let left = limit.saturating_sub(start.elapsed());
+            match consumer.fetch_metadata(None, left.min(Duration::from_secs(2))) {
+                Ok(_) => return Ok(()),
+                Err(e) if start.elapsed() >= limit => {
+                    bail!(
+                        "broker {brokers} unreachable after {} ms: {e}",
+                        limit.as_millis()
+                    )
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    })
+    .await
+    .context("broker wait task")?
+}
+
+/// Creates the topics that do not exist yet; existing ones are left alone
+/// (a warning is logged when their partition count differs).
+pub async fn ensure_topics(
+    settings: &KafkaSettings,
+    service: &str,
+    topics: &[TopicSpec],
+) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .admin_config(service)
+        .create()
+        .context("creating a Kafka admin client")?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| {
+            NewTopic::new(
+                &t.name,
+                t.partitions,
+                TopicReplication::Fixed(t.replication_factor),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&new, &options)
+        .await
+        .context("creating topics")?;
+    for result in results {
+        match result {
+            Ok(name) => tracing::info!(topic = %name, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("cannot create topic {name}: {code}"),
+        }
+    }
+    for spec in topics {
+        let partitions = partition_count_with(admin.inner(), &spec.name).await?;
+        if partitions != spec.partitions {
+            tracing::warn!(topic = %spec.name, partitions, configured = spec.partitions,
+                "topic exists with a different partition count; using it as it is");
+        }
+    }
+    Ok(())
+}
+
+/// The number of partitions of `topic`, from a metadata request.
+pub async fn partition_count(
+    settings: &KafkaSettings,
+    service: &str,
+    topic: &str,
+) -> anyhow::Result<i32> {
+    let consumer: BaseConsumer = settings
+        .admin_config(service)
+        .create()
+        .context("creating a Kafka client")?;
+    partition_count_with(&consumer, topic).await
+}
+
+async fn partition_count_with<C>(client: &C, topic: &str) -> anyhow::Result<i32>
+where
+    C: MetadataSource,
+{
+    // Tansu may answer a metadata request for a just-created topic before it
+    // has its partitions; retry briefly.
+    for _ in 0..50 {
+        if let Some(n) = client.partitions_of(topic)? {
+            return Ok(n);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("topic {topic} does not exist")
+}
+
+/// Anything that can answer a metadata request.
+trait MetadataSource {
+    fn partitions_of(&self, topic: &str) -> anyhow::Result<Option<i32>>;
+}
+
+impl<C: rdkafka::client::ClientContext> MetadataSource for rdkafka::client::Client<C> {
+    fn partitions_of(&self, topic: &str) -> anyhow::Result<Option<i32>> {
+        let metadata = self
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .context("metadata request")?;
+        Ok(metadata
+            .topics()
+            .first()
+            .filter(|t| t.error().is_none())
+            .map(|t| t.partitions().len() as i32)
+            .filter(|n| *n > 0))
+    }
+}
+
+impl MetadataSource for BaseConsumer {
+    fn partitions_of(&self, topic: &str) -> anyhow::Result<Option<i32>> {
+        self.client().partitions_of(topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_wins_and_validation_names_keys() {
+        let mut settings = KafkaSettings::default();
+        settings.librdkafka.insert("linger.ms".into(), "50".into());
+        let config = settings.producer_config("collector");
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert!(settings.validate().is_ok());
+        settings.compression = "brotli".into();
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .contains("kafka.compression")
+        );
+        settings.compression = "zstd".into();
+        settings.heartbeat_interval_ms = 5000;
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .contains("kafka.heartbeat_interval_ms")
+        );
+    }
+}

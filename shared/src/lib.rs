@@ -1,0 +1,16 @@
+//! Code shared by every weibostream service: the normalized [`Post`], the
+//! records of every topic, topic names, the one Kafka client factory, config
+//! loading, tracing setup and the shutdown token.
+
+pub mod config;
+pub mod kafka;
+pub mod post;
+pub mod records;
+pub mod sanitize;
+pub mod shutdown;
+pub mod telemetry;
+pub mod topics;
+
+pub use post::{Author, Post, RepostRef, Source};
+pub use records::{BatchReport, MatchedPost, PartitionRange};
+pub use topics::Topics;

@@ -1,0 +1,73 @@
+//! Records of `posts.matched` and `filter.reports` (their JSON schemas are
+//! documented in `docs/records.md`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Post;
+
+/// A post that matched at least one rule, as published to `posts.matched`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedPost {
+    /// End of the batch the post was processed in (a multiple of the interval).
+    pub batch_time: DateTime<Utc>,
+    /// The filter replica that processed it.
+    pub replica: String,
+    /// Ids of the rules it matched, in rule-file order.
+    pub rules: Vec<String>,
+    /// Partition of `posts.raw` it was read from.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
+    /// The post itself.
+    pub post: Post,
+}
+
+/// What one replica read from one partition in one batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionRange {
+    /// Partition of `posts.raw`.
+    pub partition: i32,
+    /// First offset read in the batch; absent when nothing was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_offset: Option<i64>,
+    /// Last offset read in the batch; absent when nothing was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_offset: Option<i64>,
+    /// Records read from the partition in the batch (good and dead-lettered).
+    pub records: u64,
+}
+
+/// One replica's account of one batch, published to `filter.reports` after
+/// every matched post of the batch was acknowledged by the broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchReport {
+    /// End of the batch (a multiple of the interval since the Unix epoch).
+    pub batch_time: DateTime<Utc>,
+    /// Batch interval in milliseconds.
+    pub interval_ms: u64,
+    /// The filter replica that wrote the report.
+    pub replica: String,
+    /// Every partition assigned to the replica when the batch closed, plus any
+    /// it read from during the batch, with the offsets covered.
+    pub partitions: Vec<PartitionRange>,
+    /// Good posts read in the batch.
+    pub posts_in: u64,
+    /// Records sent to the dead-letter topic in the batch.
+    pub dead_lettered: u64,
+    /// Matched posts published for the batch (each counted once, whatever its rule count).
+    pub matched_posts: u64,
+    /// Matches per rule id (every rule listed, zeros included).
+    pub matched_per_rule: BTreeMap<String, u64>,
+    /// Time from the batch close to the broker's acknowledgement of its matches.
+    pub processing_ms: f64,
+}
+
+impl BatchReport {
+    /// Partitions the report covers.
+    pub fn covered_partitions(&self) -> impl Iterator<Item = i32> + '_ {
+        self.partitions.iter().map(|p| p.partition)
+    }
+}

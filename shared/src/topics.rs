@@ -1,0 +1,70 @@
+//! Topic names and partition counts, shared so every service agrees on them.
+
+use serde::{Deserialize, Serialize};
+
+/// Names and partition counts of the pipeline's topics (config section `[topics]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    /// Normalized posts from the collector.
+    pub raw: String,
+    /// Posts that matched at least one rule, written by the filter replicas.
+    pub matched: String,
+    /// One report per filter replica per batch, empty batches included.
+    pub reports: String,
+    /// Records the filter could not decode, with headers saying why.
+    pub dlq: String,
+    /// Partitions of `raw` when a service has to create it.
+    pub raw_partitions: i32,
+    /// Partitions of `matched` when a service has to create it.
+    pub matched_partitions: i32,
+    /// Replication factor for topics a service creates (1 for a single broker).
+    pub replication_factor: i32,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            raw: "posts.raw".into(),
+            matched: "posts.matched".into(),
+            reports: "filter.reports".into(),
+            dlq: "posts.dlq".into(),
+            raw_partitions: 6,
+            matched_partitions: 6,
+            replication_factor: 1,
+        }
+    }
+}
+
+impl Topics {
+    /// Checks names and counts; returns the offending key on error.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, name) in [
+            ("topics.raw", &self.raw),
+            ("topics.matched", &self.matched),
+            ("topics.reports", &self.reports),
+            ("topics.dlq", &self.dlq),
+        ] {
+            let valid = !name.is_empty()
+                && name.len() <= 249
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !valid {
+                return Err(format!(
+                    "{key}: {name:?} is not a valid topic name (letters, digits, '.', '_', '-')"
+                ));
+            }
+        }
+        for (key, n) in [
+            ("topics.raw_partitions", self.raw_partitions),
+            ("topics.matched_partitions", self.matched_partitions),
+            ("topics.replication_factor", self.replication_factor),
+        ] {
+            if n < 1 {
+                return Err(format!("{key}: must be at least 1, got {n}"));
+            }
+        }
+        Ok(())
+    }
+}
