@@ -9,6 +9,9 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::ToBytes;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
@@ -264,6 +267,48 @@ impl<C: rdkafka::client::ClientContext> MetadataSource for rdkafka::client::Clie
 impl MetadataSource for BaseConsumer {
     fn partitions_of(&self, topic: &str) -> anyhow::Result<Option<i32>> {
         self.client().partitions_of(topic)
+    }
+}
+
+/// Enqueues a record, waiting while librdkafka's local queue is full (the
+/// producer's own thread drains it), so a fast source gets backpressure
+/// instead of an error.
+pub async fn enqueue<K, P>(
+    producer: &FutureProducer,
+    mut record: FutureRecord<'_, K, P>,
+) -> KafkaResult<DeliveryFuture>
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+{
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
+}
+
+/// Waits for every delivery; the error says how many failed and the first reason.
+pub async fn await_deliveries(deliveries: Vec<DeliveryFuture>) -> anyhow::Result<()> {
+    let mut failed = 0usize;
+    let mut first = None;
+    for delivery in deliveries {
+        let error = match delivery.await {
+            Ok(Ok(_)) => continue,
+            Ok(Err((error, _))) => error.to_string(),
+            Err(_) => "producer dropped before delivery".to_string(),
+        };
+        failed += 1;
+        first.get_or_insert(error);
+    }
+    match first {
+        None => Ok(()),
+        Some(reason) => bail!("{failed} record(s) not acknowledged by the broker: {reason}"),
     }
 }
 

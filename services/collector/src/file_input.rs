@@ -13,15 +13,12 @@ use std::io::{self, BufRead, Read};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use weibostream_shared::Post;
+use weibostream_shared::{Post, Source};
 
 use crate::weibo::{Normalized, StatusError, json_kind, normalize_status};
 
 /// Largest multi-line document buffered before giving up on it.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024 * 1024;
-
-/// Source names a normalized post may carry in its `source` field.
-const SOURCE_NAMES: [&str; 5] = ["weibo", "mastodon", "bluesky", "socket", "synthetic"];
 
 /// One record read from a file.
 // Almost every value is a `Post`, so boxing it would only add an allocation.
@@ -68,7 +65,9 @@ pub enum InputErrorKind {
     #[error("invalid JSON: {0}")]
     InvalidJson(serde_json::Error),
     /// A document spanning several lines is not valid JSON.
-    #[error("invalid JSON document starting on this line: {message} at line {line} column {column}")]
+    #[error(
+        "invalid JSON document starting on this line: {message} at line {line} column {column}"
+    )]
     InvalidDocument {
         /// The parser's message.
         message: String,
@@ -137,7 +136,7 @@ impl<R: BufRead> FileRecords<R> {
                     Some(Value::Array(items)) => items,
                     other => {
                         let kind = json_kind(other.as_ref().unwrap_or(&Value::Null));
-                        return Some(Err(error(line, InputErrorKind::StatusesNotArray(kind))));
+                        return Some(Err(at_line(line, InputErrorKind::StatusesNotArray(kind))));
                     }
                 }
             }
@@ -192,18 +191,17 @@ impl<R: BufRead> FileRecords<R> {
             pos: 0,
             bytes: 0,
         };
-        let parsed = Value::deserialize(&mut serde_json::Deserializer::from_reader(&mut document));
-        let Document { recorded, pos, .. } = document;
+        let mut stream = serde_json::Deserializer::from_reader(&mut document).into_iter();
+        let parsed: Option<serde_json::Result<Value>> = stream.next();
+        let end = stream.byte_offset();
+        let recorded = document.recorded;
         let error = match parsed {
-            Ok(value) => {
-                if let Some((line, text)) = recorded.last()
-                    && !text.get(pos..).unwrap_or_default().trim_ascii().is_empty()
-                {
-                    self.deferred = Some(error(*line, InputErrorKind::TrailingText));
-                }
+            Some(Ok(value)) => {
+                self.keep_after(recorded, end);
                 return Ok(value);
             }
-            Err(error) => error,
+            Some(Err(error)) => error,
+            None => return Err(at_line(start, InputErrorKind::InvalidJson(line_error))),
         };
         for line in recorded.into_iter().skip(1).rev() {
             self.lines.replay.push_front(line);
@@ -222,7 +220,29 @@ impl<R: BufRead> FileRecords<R> {
                 column: error.column(),
             }
         };
-        Err(error(start, kind))
+        Err(at_line(start, kind))
+    }
+
+    /// After a document that ended `end` bytes into `recorded`: flags text
+    /// after it on its last line and reads any later lines again. (The parser
+    /// reads byte by byte today, so there are none; this keeps it correct if
+    /// it starts buffering.)
+    fn keep_after(&mut self, recorded: Vec<(usize, Vec<u8>)>, end: usize) {
+        let mut offset = 0;
+        let mut rest = recorded.into_iter();
+        for (line, text) in rest.by_ref() {
+            if end <= offset + text.len() {
+                let tail = text.get(end.saturating_sub(offset)..).unwrap_or_default();
+                if !tail.trim_ascii().is_empty() {
+                    self.deferred = Some(at_line(line, InputErrorKind::TrailingText));
+                }
+                break;
+            }
+            offset += text.len() + 1;
+        }
+        for line in rest.rev() {
+            self.lines.replay.push_front(line);
+        }
     }
 }
 
@@ -245,7 +265,7 @@ impl<R: BufRead> Iterator for FileRecords<R> {
                 Ok(line) => line,
                 Err(io_error) => {
                     let line = self.lines.line_no + 1;
-                    return Some(Err(error(line, InputErrorKind::Io(io_error))));
+                    return Some(Err(at_line(line, InputErrorKind::Io(io_error))));
                 }
             };
             if line == 1 && text.starts_with(b"\xEF\xBB\xBF") {
@@ -263,7 +283,7 @@ impl<R: BufRead> Iterator for FileRecords<R> {
                     }
                 }
                 Err(line_error) => {
-                    return Some(Err(error(line, InputErrorKind::InvalidJson(line_error))));
+                    return Some(Err(at_line(line, InputErrorKind::InvalidJson(line_error))));
                 }
             };
             if let Some(result) = self.dispatch(value, line) {
@@ -273,7 +293,7 @@ impl<R: BufRead> Iterator for FileRecords<R> {
     }
 }
 
-fn error(line: usize, kind: InputErrorKind) -> InputError {
+fn at_line(line: usize, kind: InputErrorKind) -> InputError {
     InputError {
         line,
         element: None,
@@ -284,10 +304,11 @@ fn error(line: usize, kind: InputErrorKind) -> InputError {
 /// A normalized post: a prefixed string id, a known source and an author object.
 fn looks_like_post(object: &Map<String, Value>) -> bool {
     let id = object.get("id").and_then(Value::as_str);
-    let source = object.get("source").and_then(Value::as_str);
     id.is_some_and(|id| id.contains(':'))
-        && source.is_some_and(|source| SOURCE_NAMES.contains(&source))
         && object.get("author").is_some_and(Value::is_object)
+        && object
+            .get("source")
+            .is_some_and(|source| Source::deserialize(source).is_ok())
 }
 
 fn post_from(object: Map<String, Value>) -> Result<Post, String> {
@@ -302,7 +323,9 @@ fn api_error(object: &Map<String, Value>) -> Option<String> {
     if object.contains_key("id") || object.contains_key("idstr") {
         return None;
     }
-    let code = code.as_str().map_or_else(|| code.to_string(), str::to_owned);
+    let code = code
+        .as_str()
+        .map_or_else(|| code.to_string(), str::to_owned);
     let message = object.get("error").and_then(Value::as_str).unwrap_or("");
     Some(format!("{code} {message}").trim_end().to_owned())
 }
@@ -391,5 +414,208 @@ impl<R: BufRead> Read for Document<'_, R> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2025-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn status(id: u64) -> String {
+        let time = "Wed Jan 21 18:50:05 +0800 2015";
+        format!(r#"{{"created_at":"{time}","id":{id},"text":"t{id}","user":{{"id":1}}}}"#)
+    }
+
+    const POST: &str = r#"{"id":"synthetic:5","source":"synthetic","text":"hi","created_at":"2025-01-01T00:00:00Z","author":{"id":"7","name":"seven"},"collected_at":"2025-01-02T00:00:00Z"}"#;
+
+    /// Reads `input` and checks each record's summary (`post <id>`,
+    /// `deleted <id>` or the error message) starts with the expected text.
+    fn assert_records(input: impl AsRef<[u8]>, expected: &[&str]) -> Vec<FileRecord> {
+        let records: Vec<_> = FileRecords::new(input.as_ref(), now).collect();
+        let summaries: Vec<String> = records
+            .iter()
+            .map(|record| match record {
+                Ok(FileRecord::Post(post)) => format!("post {}", post.id),
+                Ok(FileRecord::Deleted { id }) => format!("deleted {id}"),
+                Err(err) => err.to_string(),
+            })
+            .collect();
+        let matches = summaries.len() == expected.len()
+            && summaries
+                .iter()
+                .zip(expected)
+                .all(|(got, want)| got.starts_with(want));
+        assert!(matches, "got {summaries:#?}\nexpected {expected:#?}");
+        records.into_iter().filter_map(Result::ok).collect()
+    }
+
+    #[test]
+    fn reads_status_lines_and_skips_blank_ones() {
+        let deleted = r#"{"id":"9","deleted":"1"}"#;
+        let input = format!("{}\n\n  \r\n{}\r\n{deleted}\n", status(1), status(2));
+        let expected = ["post weibo:1", "post weibo:2", "deleted weibo:9"];
+        let records = assert_records(input, &expected);
+        let FileRecord::Post(post) = &records[0] else {
+            panic!()
+        };
+        assert_eq!((post.text.as_str(), post.collected_at), ("t1", now()));
+    }
+
+    #[test]
+    fn reads_one_line_bodies_and_normalized_posts() {
+        let body = |a, b| {
+            let statuses = format!("[{},{}]", status(a), status(b));
+            format!(r#"{{"statuses":{statuses},"previous_cursor":0,"total_number":2}}"#)
+        };
+        let input = format!("{}\n{POST}\n{}\n{}", body(1, 2), status(3), body(4, 5));
+        let expected = [
+            "post weibo:1",
+            "post weibo:2",
+            "post synthetic:5",
+            "post weibo:3",
+        ];
+        let records = assert_records(
+            input,
+            &[&expected[..], &["post weibo:4", "post weibo:5"]].concat(),
+        );
+        let FileRecord::Post(post) = &records[2] else {
+            panic!()
+        };
+        assert_eq!(post, &serde_json::from_str::<Post>(POST).unwrap());
+        assert_ne!(post.collected_at, now());
+    }
+
+    #[test]
+    fn normalized_post_without_collected_at_gets_one() {
+        let post = POST.replace(r#","collected_at":"2025-01-02T00:00:00Z""#, "");
+        let records = assert_records(post.replace("synthetic", "socket"), &["post socket:5"]);
+        let FileRecord::Post(post) = &records[0] else {
+            panic!()
+        };
+        assert_eq!(post.collected_at, now());
+    }
+
+    #[test]
+    fn reads_a_pretty_printed_body() {
+        let statuses: Vec<Value> = [1, 2, 3]
+            .map(|id| serde_json::from_str(&status(id)).unwrap())
+            .into();
+        let body =
+            serde_json::json!({"statuses": statuses, "previous_cursor": 0, "total_number": 3});
+        let pretty = serde_json::to_string_pretty(&body).unwrap();
+        assert!(pretty.lines().count() > 20);
+        let input = format!("\n{pretty}\n\n{}\n", status(4));
+        assert_records(
+            input,
+            &[
+                "post weibo:1",
+                "post weibo:2",
+                "post weibo:3",
+                "post weibo:4",
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_lines_in_the_middle_do_not_stop_the_iteration() {
+        let (first, last) = (status(1), status(2));
+        let input = [
+            first.as_str(),
+            "not json",
+            "[1, {}]",
+            r#"{"id": 5, "text": "truncated"#,
+            r#"{"statuses": {}}"#,
+            r#"{"request":"/2/statuses/home_timeline.json","error_code":21327,"error":"expired_token"}"#,
+            r#"{"id": "weibo:1", "source": "weibo", "author": {"id": ""}}"#,
+            r#"{"id": 6, "text": "x", "created_at": "xyz", "user": {"id": 1}}"#,
+            last.as_str(),
+        ];
+        assert_records(
+            input.join("\n"),
+            &[
+                "post weibo:1",
+                "line 2: invalid JSON: expected ident at line 1 column 2",
+                "line 3, element 0: expected a JSON object, got a number",
+                "line 3, element 1: missing field \"id\"",
+                "line 4: invalid JSON: EOF while parsing a string at line 1 column 28",
+                "line 5: \"statuses\" is an object, not an array",
+                "line 6: Weibo API error response: 21327 expired_token",
+                "line 7: invalid post: missing field `name`",
+                "line 8: bad created_at \"xyz\"",
+                "post weibo:2",
+            ],
+        );
+    }
+
+    #[test]
+    fn broken_documents_are_reported_and_skipped_past() {
+        // The array misses a comma; its elements are still recovered line by line.
+        let input = format!(
+            "{{\n \"statuses\": [\n{}\n{}\n ]\n}}\n{}",
+            status(1),
+            status(2),
+            status(3)
+        );
+        assert_records(
+            input,
+            &[
+                "line 1: invalid JSON document starting on this line: expected `,` or `]` at line 4 column 1",
+                "line 2: invalid JSON: trailing characters",
+                "post weibo:1",
+                "post weibo:2",
+                "line 5: invalid JSON: expected value",
+                "line 6: invalid JSON: expected value",
+                "post weibo:3",
+            ],
+        );
+        let input = format!("[\n{}\n] x\n{}\n{{\n\"id\": 1,\n", status(1), status(2));
+        assert_records(
+            input,
+            &[
+                "post weibo:1",
+                "line 3: unexpected text after a JSON document",
+                "post weibo:2",
+                "line 5: invalid JSON document starting on this line: EOF while parsing a value at line 7",
+                "line 6: invalid JSON: trailing characters",
+            ],
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_and_read_errors_are_reported() {
+        let (first, last) = (status(1), status(2));
+        let input = [
+            first.as_bytes(),
+            b"\n{\"text\": \"\xff\"}\n",
+            last.as_bytes(),
+        ];
+        let expected = [
+            "post weibo:1",
+            "line 2: invalid JSON: invalid unicode",
+            "post weibo:2",
+        ];
+        assert_records(input.concat(), &expected);
+
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let first = format!("{}\n{}", status(1), status(2));
+        let reader = io::BufReader::new(first.as_bytes().chain(Failing));
+        let summaries: Vec<_> = FileRecords::new(reader, now)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        assert!(matches!(&summaries[0], Ok(FileRecord::Post(_))));
+        assert_eq!(
+            summaries[1],
+            Err("line 2: read failed: disk on fire".to_owned())
+        );
+        assert_eq!(summaries.len(), 2);
     }
 }

@@ -1,1 +1,81 @@
-fn main() {}
+//! `collector` binary: loads config, builds the collector, runs it until the
+//! source ends or a signal arrives.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use weibostream_collector::config::SourceKind;
+use weibostream_collector::{Collector, CollectorConfig};
+use weibostream_shared::{config, shutdown, telemetry};
+
+/// The weibostream collector: publishes normalized posts to posts.raw.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML config file (keys as in the README); env `COLLECTOR__<KEY>` overrides it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Read this file (Weibo statuses, a saved response body, or posts) instead of the configured source.
+    #[arg(long, conflicts_with = "synthetic")]
+    file: Option<PathBuf>,
+    /// Use the synthetic source.
+    #[arg(long)]
+    synthetic: bool,
+    /// Posts per second for the chosen source (0 = as fast as possible).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Synthetic posts to publish before exiting (0 = forever).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Synthetic source seed.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init("collector");
+    let args = Args::parse();
+    let mut config: CollectorConfig = match config::load("COLLECTOR", args.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => return config_error(&error),
+    };
+    apply_args(&mut config, args);
+    let collector = match Collector::build(config) {
+        Ok(collector) => collector,
+        Err(error) => return config_error(&format!("invalid config: {error}")),
+    };
+    match collector.run(shutdown::on_signals()).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("collector failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn apply_args(config: &mut CollectorConfig, args: Args) {
+    if let Some(path) = args.file {
+        config.source = SourceKind::File;
+        config.file.path = path;
+    }
+    if args.synthetic {
+        config.source = SourceKind::Synthetic;
+    }
+    if let Some(rate) = args.rate {
+        config.synthetic.rate_per_s = rate;
+        config.file.rate_per_s = rate;
+    }
+    if let Some(count) = args.count {
+        config.synthetic.count = count;
+    }
+    if let Some(seed) = args.seed {
+        config.synthetic.seed = seed;
+    }
+}
+
+fn config_error(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("collector: {error}");
+    ExitCode::from(config::EXIT_CONFIG as u8)
+}

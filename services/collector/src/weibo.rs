@@ -361,32 +361,38 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn utc(rfc3339: &str) -> DateTime<Utc> {
+        rfc3339.parse().unwrap()
+    }
+
     fn now() -> DateTime<Utc> {
-        "2015-01-21T11:00:00Z".parse().unwrap()
+        utc("2015-01-21T11:00:00Z")
     }
 
     fn status() -> Value {
         json!({
             "created_at": "Wed Jan 21 18:50:05 +0800 2015",
-            "id": 3800000000000001u64,
-            "idstr": "3800000000000001",
-            "mid": "3800000000000001",
+            "id": 3800000000000001u64, "idstr": "3800000000000001", "mid": "3800000000000001",
             "text": "  建设银行 今天涨了 &amp; 5% &lt;真的&gt; &quot;好&quot; &#39;ok&#39;  ",
             "source": "<a href=\"http://app.weibo.com/t/feed/1\" rel=\"nofollow\">iPhone客户端</a>",
-            "reposts_count": 3,
-            "comments_count": "12",
-            "attitudes_count": null,
-            "geo": null,
+            "reposts_count": 3, "comments_count": "12", "attitudes_count": null, "geo": null,
             "user": {"id": 1234567890u64, "idstr": "1234567890", "screen_name": "张三",
                      "name": "张三name", "followers_count": "1.2万", "verified": true}
         })
     }
 
     fn post(value: &Value) -> Post {
-        match normalize_status(value, now()).unwrap() {
-            Normalized::Post(post) => post,
+        match normalize_status(value, now()) {
+            Ok(Normalized::Post(post)) => post,
             other => panic!("expected a post, got {other:?}"),
         }
+    }
+
+    /// The error message for `status()` with `key` set to `replacement`.
+    fn error_with(key: &str, replacement: Value) -> String {
+        let mut value = status();
+        value[key] = replacement;
+        normalize_status(&value, now()).unwrap_err().to_string()
     }
 
     #[test]
@@ -395,50 +401,37 @@ mod tests {
         assert_eq!(post.id, "weibo:3800000000000001");
         assert_eq!(post.source, Source::Weibo);
         assert_eq!(post.text, "建设银行 今天涨了 & 5% <真的> \"好\" 'ok'");
-        assert_eq!(
-            post.created_at,
-            "2015-01-21T10:50:05Z".parse::<DateTime<Utc>>().unwrap()
-        );
+        assert_eq!(post.created_at, utc("2015-01-21T10:50:05Z"));
         assert_eq!(post.collected_at, now());
         assert_eq!(post.client.as_deref(), Some("iPhone客户端"));
         assert_eq!((post.reposts, post.comments, post.likes), (3, 12, 0));
-        assert_eq!(post.author.id, "1234567890");
-        assert_eq!(post.author.name, "张三");
-        assert_eq!(post.author.followers, Some(12_000));
-        assert!(post.author.verified);
+        let author = Author {
+            id: "1234567890".into(),
+            name: "张三".into(),
+            followers: Some(12_000),
+            verified: true,
+        };
+        assert_eq!(post.author, author);
         assert_eq!(post.lang.as_deref(), Some("zh"));
-        assert_eq!(
-            post.url.as_deref(),
-            Some("https://weibo.com/1234567890/3800000000000001")
-        );
+        let url = "https://weibo.com/1234567890/3800000000000001";
+        assert_eq!(post.url.as_deref(), Some(url));
         assert!(post.repost_of.is_none());
         assert!(post.validate().is_ok());
     }
 
     #[test]
     fn parses_weibo_time_to_utc() {
-        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert_eq!(
-            parse_weibo_time("Wed Jan 21 18:50:05 +0800 2015").unwrap(),
-            utc("2015-01-21T10:50:05Z")
-        );
-        assert_eq!(
-            parse_weibo_time("Thu Jan 01 07:59:59 +0800 2015").unwrap(),
-            utc("2014-12-31T23:59:59Z")
-        );
-        assert_eq!(
-            parse_weibo_time("2015-01-21T18:50:05+08:00").unwrap(),
-            utc("2015-01-21T10:50:05Z")
-        );
+        for (text, expected) in [
+            ("Wed Jan 21 18:50:05 +0800 2015", "2015-01-21T10:50:05Z"),
+            ("Thu Jan 01 07:59:59 +0800 2015", "2014-12-31T23:59:59Z"),
+            (" Sun Mar 01 00:00:00 -0500 2015 ", "2015-03-01T05:00:00Z"),
+            ("2015-01-21T18:50:05+08:00", "2015-01-21T10:50:05Z"),
+        ] {
+            assert_eq!(parse_weibo_time(text).unwrap(), utc(expected), "{text}");
+        }
         assert!(parse_weibo_time("xyz").is_err());
-        let mut bad = status();
-        bad["created_at"] = json!("xyz");
-        let err = normalize_status(&bad, now()).unwrap_err();
-        assert!(matches!(err, StatusError::BadCreatedAt { .. }));
-        assert!(
-            err.to_string().starts_with("bad created_at \"xyz\": "),
-            "{err}"
-        );
+        let err = error_with("created_at", json!("xyz"));
+        assert!(err.starts_with("bad created_at \"xyz\": "), "{err}");
     }
 
     #[test]
@@ -448,32 +441,27 @@ mod tests {
         value["reposts_count"] = json!(" 7 ");
         value["attitudes_count"] = json!(-1);
         value["user"]["id"] = json!("42");
-        value.as_object_mut().unwrap().remove("mid");
-        value.as_object_mut().unwrap().remove("idstr");
-        let post = post(&value);
-        assert_eq!(post.id, "weibo:3800000000000002");
-        assert_eq!((post.reposts, post.likes), (7, 0));
-        assert_eq!(post.author.id, "42");
-        assert_eq!(
-            post.url.as_deref(),
-            Some("https://weibo.com/42/3800000000000002")
-        );
+        value
+            .as_object_mut()
+            .unwrap()
+            .retain(|key, _| key != "mid" && key != "idstr");
+        let normalized = post(&value);
+        assert_eq!(normalized.id, "weibo:3800000000000002");
+        assert_eq!((normalized.reposts, normalized.likes), (7, 0));
+        assert_eq!(normalized.author.id, "42");
+        let url = "https://weibo.com/42/3800000000000002";
+        assert_eq!(normalized.url.as_deref(), Some(url));
 
         value["id"] = json!(null);
         value["idstr"] = json!("3800000000000003");
-        assert_eq!(post_id(&value), "weibo:3800000000000003");
+        assert_eq!(post(&value).id, "weibo:3800000000000003");
         value["id"] = json!(3.8e15);
-        assert_eq!(post_id(&value), "weibo:3800000000000000");
-    }
-
-    fn post_id(value: &Value) -> String {
-        post(value).id
+        assert_eq!(post(&value).id, "weibo:3800000000000000");
     }
 
     #[test]
     fn keeps_the_reposted_status_as_a_reference() {
         let mut value = status();
-        value["text"] = json!("转发微博");
         value["retweeted_status"] = json!({
             "id": "3799999999999999", "text": "原文 &amp; 图",
             "user": {"id": 7, "screen_name": "李四"}, "retweeted_status": null
@@ -491,59 +479,55 @@ mod tests {
     fn deleted_statuses_are_skipped() {
         for deleted in [json!("1"), json!(1), json!(true)] {
             let value = json!({"id": 3800000000000009u64, "deleted": deleted});
+            let id = "weibo:3800000000000009".to_owned();
             assert_eq!(
-                normalize_status(&value, now()).unwrap(),
-                Normalized::Deleted {
-                    id: "weibo:3800000000000009".into()
-                }
+                normalize_status(&value, now()),
+                Ok(Normalized::Deleted { id })
             );
         }
-        let value = json!({"deleted": "1"});
-        assert_eq!(
-            normalize_status(&value, now()),
-            Err(StatusError::MissingField("id"))
-        );
+        let no_id = normalize_status(&json!({"deleted": "1"}), now());
+        assert_eq!(no_id, Err(StatusError::MissingField("id")));
         let mut value = status();
         value["deleted"] = json!("0");
-        assert!(matches!(
-            normalize_status(&value, now()),
-            Ok(Normalized::Post(_))
-        ));
+        assert_eq!(post(&value).id, "weibo:3800000000000001");
     }
 
     #[test]
     fn missing_or_null_required_fields_are_named() {
-        let message = |key: &str, replacement: Value| {
-            let mut value = status();
-            value[key] = replacement;
-            normalize_status(&value, now()).unwrap_err().to_string()
-        };
         let mut no_id = status();
         no_id
             .as_object_mut()
             .unwrap()
             .retain(|key, _| key != "id" && key != "idstr");
-        assert_eq!(
-            normalize_status(&no_id, now()).unwrap_err().to_string(),
-            "missing field \"id\""
-        );
+        let err = normalize_status(&no_id, now()).unwrap_err();
+        assert_eq!(err.to_string(), "missing field \"id\"");
         no_id["id"] = json!("12 34");
-        let err = normalize_status(&no_id, now()).unwrap_err().to_string();
-        assert!(err.starts_with("bad field \"id\""), "{err}");
-        assert_eq!(message("text", json!(null)), "missing field \"text\"");
-        assert_eq!(
-            message("created_at", json!(null)),
-            "missing field \"created_at\""
-        );
-        assert_eq!(message("user", json!(null)), "missing field \"user.id\"");
-        assert_eq!(
-            message("user", json!({"screen_name": "x"})),
-            "missing field \"user.id\""
-        );
-        assert!(message("text", json!(5)).starts_with("bad field \"text\""));
-        assert!(message("user", json!("x")).starts_with("bad field \"user\""));
-        assert!(normalize_status(&json!([1]), now()).is_err());
-        assert!(normalize_status(&json!(null), now()).is_err());
+        let err = normalize_status(&no_id, now()).unwrap_err();
+        assert_eq!(err.to_string(), "bad field \"id\": not an id: \"12 34\"");
+        for (key, value, expected) in [
+            ("text", json!(null), "missing field \"text\""),
+            (
+                "text",
+                json!(5),
+                "bad field \"text\": expected a string, got a number",
+            ),
+            ("created_at", json!(null), "missing field \"created_at\""),
+            ("user", json!(null), "missing field \"user.id\""),
+            (
+                "user",
+                json!({"screen_name": "x"}),
+                "missing field \"user.id\"",
+            ),
+            (
+                "user",
+                json!("x"),
+                "bad field \"user\": expected an object, got a string",
+            ),
+        ] {
+            assert_eq!(error_with(key, value), expected);
+        }
+        let err = normalize_status(&json!([1]), now()).unwrap_err();
+        assert_eq!(err.to_string(), "status is not a JSON object but an array");
     }
 
     #[test]
@@ -553,34 +537,38 @@ mod tests {
             "source": null, "user": {"idstr": "9", "followers_count": "many"}
         });
         let post = post(&value);
-        assert_eq!(post.author.name, "9");
-        assert_eq!(post.author.followers, None);
-        assert!(!post.author.verified);
+        let author = Author {
+            id: "9".into(),
+            name: "9".into(),
+            followers: None,
+            verified: false,
+        };
+        assert_eq!(post.author, author);
         assert_eq!((post.reposts, post.comments, post.likes), (0, 0, 0));
-        assert_eq!(post.client, None);
-        assert_eq!(post.lang, None);
+        assert_eq!((post.client, post.lang, post.repost_of), (None, None, None));
         assert_eq!(post.url.as_deref(), Some("https://weibo.com/9/1"));
     }
 
     #[test]
     fn lang_is_kept_or_guessed() {
         let mut value = status();
-        value["lang"] = json!("zh-CN");
-        assert_eq!(post(&value).lang.as_deref(), Some("zh"));
-        value["lang"] = json!("en");
-        assert_eq!(post(&value).lang.as_deref(), Some("en"));
-        value["lang"] = json!("");
-        value["text"] = json!("just english");
-        assert_eq!(post(&value).lang, None);
+        for (lang, text, expected) in [
+            (json!("zh-CN"), "你好", Some("zh")),
+            (json!("en"), "你好", Some("en")),
+            (json!(""), "你好", Some("zh")),
+            (json!(null), "just english", None),
+        ] {
+            value["lang"] = lang;
+            value["text"] = json!(text);
+            assert_eq!(post(&value).lang.as_deref(), expected, "{text}");
+        }
     }
 
     #[test]
     fn decodes_entities_and_strips_tags() {
         assert_eq!(decode_entities("a &amp;lt; b"), "a &lt; b");
-        assert_eq!(
-            decode_entities("&#x4E2D;&#25991; &bogus; & &#0; &"),
-            "中文 &bogus; & &#0; &"
-        );
+        let decoded = decode_entities("&#x4E2D;&#25991; &bogus; & &#0; &");
+        assert_eq!(decoded, "中文 &bogus; & &#0; &");
         assert_eq!(
             strip_tags("<a href=\"x\">微博 weibo.com</a>"),
             "微博 weibo.com"
@@ -590,30 +578,16 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_values() {
-        let odd = [
-            json!(null),
-            json!([]),
-            json!("x"),
-            json!({}),
-            json!(-1),
-            json!(1e300),
-            json!({"a": 1}),
-        ];
-        for key in [
-            "id",
-            "text",
-            "created_at",
-            "user",
-            "source",
-            "lang",
-            "retweeted_status",
-            "reposts_count",
-            "deleted",
-            "mid",
-        ] {
+        let odd: Vec<Value> =
+            serde_json::from_str(r#"[null, [], "x", {}, -1, 1e300, {"a": 1}]"#).unwrap();
+        let keys =
+            "id idstr text created_at user source lang retweeted_status reposts_count deleted mid";
+        for key in keys.split(' ') {
             for value in &odd {
                 let mut status = status();
                 status[key] = value.clone();
+                let _ = normalize_status(&status, now());
+                status["user"] = json!({"id": value.clone(), "screen_name": value.clone()});
                 let _ = normalize_status(&status, now());
             }
         }

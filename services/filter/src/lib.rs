@@ -1,1 +1,14 @@
-//! placeholder
+//! Filter service: replicas in one consumer group split `posts.raw`'s
+//! partitions, micro-batch on wall-clock-aligned intervals, match each post
+//! against the keyword rules, and publish matches plus one report per batch.
+//! Offsets are committed only after the broker acknowledged both.
+
+pub mod batch;
+pub mod config;
+pub mod decode;
+pub mod output;
+pub mod rules;
+pub mod service;
+
+pub use config::FilterConfig;
+pub use service::{BuildError, Filter};

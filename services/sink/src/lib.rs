@@ -1,1 +1,14 @@
-//! placeholder
+//! Sink service: merges the filter replicas' per-batch output into one block
+//! per batch time for the whole group, prints it Spark-style and/or appends
+//! it to a JSON-lines file, each post once.
+
+pub mod config;
+pub mod dedupe;
+pub mod jsonl;
+pub mod merge;
+pub mod offsets;
+pub mod print;
+pub mod service;
+
+pub use config::SinkConfig;
+pub use service::Sink;

@@ -1,1 +1,49 @@
-fn main() {}
+//! `sink` binary: loads config, builds the sink, runs it until a signal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use weibostream_shared::{config, shutdown, telemetry};
+use weibostream_sink::{Sink, SinkConfig};
+
+/// The weibostream sink: prints matched posts per batch, or saves them.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML config file (keys as in the README); env `SINK__<KEY>` overrides it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Also append matched posts to this JSON-lines file; overrides `jsonl_path`.
+    #[arg(long)]
+    jsonl: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init("sink");
+    let args = Args::parse();
+    let mut config: SinkConfig = match config::load("SINK", args.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => return config_error(&error),
+    };
+    if let Some(path) = args.jsonl {
+        config.jsonl_path = Some(path);
+    }
+    let sink = match Sink::build(config) {
+        Ok(sink) => sink,
+        Err(error) => return config_error(&format!("invalid config: {error}")),
+    };
+    match sink.run(shutdown::on_signals()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("sink failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("sink: {error}");
+    ExitCode::from(config::EXIT_CONFIG as u8)
+}

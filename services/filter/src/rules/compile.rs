@@ -1,21 +1,18 @@
-//! The compiled matcher: every literal of every rule in one Aho-Corasick
-//! automaton, plus each rule's query rewritten over literal ids.
-//!
-//! Matching a post is one overlapping scan of the normalized text that sets a
-//! bit per literal found (after the word-boundary checks), followed by a
-//! boolean evaluation of each rule against that bitset. Nothing is allocated
-//! per post once the caller's buffers have grown to size.
+//! Compilation of parsed rules into a [`Matcher`]: every literal of every rule
+//! goes into one Aho-Corasick automaton, and each query is rewritten over
+//! literal ids. The per-post work lives in [`matcher`](super::matcher).
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, BuildError, MatchKind};
 
+use super::matcher::{set_bit, test_bit};
 use super::normalize::{is_cjk, is_word_char};
 use super::parse::Query;
 
 /// A rule's query with literals replaced by their bit index.
 #[derive(Debug, Clone)]
-enum Expr {
+pub(super) enum Expr {
     Lit(usize),
     Not(Box<Expr>),
     And(Box<[Expr]>),
@@ -23,12 +20,23 @@ enum Expr {
 }
 
 impl Expr {
-    fn eval(&self, bits: &[u64]) -> bool {
+    /// Evaluates against the bitset of literals found.
+    pub(super) fn eval(&self, literals: &[u64]) -> bool {
         match self {
-            Expr::Lit(id) => test_bit(bits, *id),
-            Expr::Not(inner) => !inner.eval(bits),
-            Expr::And(parts) => parts.iter().all(|p| p.eval(bits)),
-            Expr::Or(parts) => parts.iter().any(|p| p.eval(bits)),
+            Expr::Lit(id) => test_bit(literals, *id),
+            Expr::Not(inner) => !inner.eval(literals),
+            Expr::And(parts) => parts.iter().all(|p| p.eval(literals)),
+            Expr::Or(parts) => parts.iter().any(|p| p.eval(literals)),
+        }
+    }
+
+    fn collect_literals(&self, out: &mut Vec<usize>) {
+        match self {
+            Expr::Lit(id) => out.push(*id),
+            Expr::Not(inner) => inner.collect_literals(out),
+            Expr::And(parts) | Expr::Or(parts) => {
+                parts.iter().for_each(|p| p.collect_literals(out));
+            }
         }
     }
 }
@@ -36,27 +44,35 @@ impl Expr {
 /// One automaton pattern. The same text can back two literals, `bank` and
 /// `bank*`, which differ only in whether the end edge is checked.
 #[derive(Debug, Clone)]
-struct Pattern {
+pub(super) struct Pattern {
     /// The first character is a word character, so the text character before
     /// the match must not be one.
-    check_start: bool,
+    pub check_start: bool,
     /// Same for the last character and the text character after the match.
-    check_end: bool,
+    pub check_end: bool,
     /// Bit of the whole-word literal, if some rule uses it.
-    exact: Option<usize>,
+    pub exact: Option<usize>,
     /// Bit of the prefix literal, if some rule uses it.
-    prefix: Option<usize>,
+    pub prefix: Option<usize>,
 }
 
 /// Literals of all rules compiled into one automaton, and the rules' queries.
 #[derive(Debug, Clone)]
 pub(super) struct Matcher {
-    automaton: AhoCorasick,
+    pub automaton: AhoCorasick,
     /// Indexed by automaton pattern id.
-    patterns: Vec<Pattern>,
+    pub patterns: Vec<Pattern>,
     /// One per rule, in rule order.
-    exprs: Vec<Expr>,
-    literal_count: usize,
+    pub exprs: Vec<Expr>,
+    pub literal_count: usize,
+    /// Rules using each literal: those of literal `l` are
+    /// `rules_of[rules_of_start[l]..rules_of_start[l + 1]]`.
+    pub rules_of_start: Vec<usize>,
+    pub rules_of: Vec<usize>,
+    /// Bitset of the rules that match a text in which no literal of theirs
+    /// occurs (`NOT x`); together with the rules touched by a found literal,
+    /// these are the only rules whose result can be true.
+    pub match_without_literals: Vec<u64>,
 }
 
 impl Matcher {
@@ -65,68 +81,44 @@ impl Matcher {
         queries: impl IntoIterator<Item = &'a Query>,
     ) -> Result<Matcher, BuildError> {
         let mut builder = Builder::default();
-        let exprs = queries.into_iter().map(|q| builder.expr(q)).collect();
+        let exprs: Vec<Expr> = queries.into_iter().map(|q| builder.expr(q)).collect();
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&builder.texts)?;
+
+        let mut by_literal: Vec<Vec<usize>> = vec![Vec::new(); builder.literal_count];
+        let mut match_without_literals = vec![0; exprs.len().div_ceil(64)];
+        let mut literals = Vec::new();
+        for (rule, expr) in exprs.iter().enumerate() {
+            literals.clear();
+            expr.collect_literals(&mut literals);
+            literals.sort_unstable();
+            literals.dedup();
+            for &literal in &literals {
+                if let Some(rules) = by_literal.get_mut(literal) {
+                    rules.push(rule);
+                }
+            }
+            if expr.eval(&[]) {
+                set_bit(&mut match_without_literals, rule);
+            }
+        }
+        let mut rules_of_start = Vec::with_capacity(by_literal.len() + 1);
+        let mut end = 0;
+        rules_of_start.push(end);
+        for rules in &by_literal {
+            end += rules.len();
+            rules_of_start.push(end);
+        }
         Ok(Matcher {
             automaton,
             patterns: builder.patterns,
             exprs,
             literal_count: builder.literal_count,
+            rules_of_start,
+            rules_of: by_literal.concat(),
+            match_without_literals,
         })
-    }
-
-    /// Number of distinct literals (bits per post).
-    pub(super) fn literal_count(&self) -> usize {
-        self.literal_count
-    }
-
-    /// Number of distinct automaton patterns.
-    pub(super) fn pattern_count(&self) -> usize {
-        self.patterns.len()
-    }
-
-    /// Finds the literals present in `text` (already normalized), then pushes
-    /// the index of every rule that matches onto `matched` (cleared first).
-    pub(super) fn run(&self, text: &str, bits: &mut Vec<u64>, matched: &mut Vec<usize>) {
-        self.find_literals(text, bits);
-        matched.clear();
-        for (index, expr) in self.exprs.iter().enumerate() {
-            if expr.eval(bits) {
-                matched.push(index);
-            }
-        }
-    }
-
-    /// Sets the bit of every literal with at least one occurrence in `text`
-    /// that passes its boundary checks. The scan is overlapping, so every
-    /// occurrence of every pattern is reported: an occurrence failing its
-    /// boundary check cannot hide a later one that passes.
-    fn find_literals(&self, text: &str, bits: &mut Vec<u64>) {
-        bits.clear();
-        bits.resize(self.literal_count.div_ceil(64), 0);
-        for found in self.automaton.find_overlapping_iter(text) {
-            let Some(pattern) = self.patterns.get(found.pattern().as_usize()) else {
-                continue;
-            };
-            let prefix = pattern.prefix.filter(|&id| !test_bit(bits, id));
-            let exact = pattern.exact.filter(|&id| !test_bit(bits, id));
-            if prefix.is_none() && exact.is_none() {
-                continue;
-            }
-            if pattern.check_start && !boundary_before(text, found.start()) {
-                continue;
-            }
-            if let Some(id) = prefix {
-                set_bit(bits, id);
-            }
-            if let Some(id) = exact
-                && (!pattern.check_end || boundary_after(text, found.end()))
-            {
-                set_bit(bits, id);
-            }
-        }
     }
 }
 
@@ -192,26 +184,3 @@ fn new_pattern(text: &str) -> Pattern {
         prefix: None,
     }
 }
-
-fn boundary_before(text: &str, start: usize) -> bool {
-    let before = text.get(..start).and_then(|s| s.chars().next_back());
-    !before.is_some_and(is_word_char)
-}
-
-fn boundary_after(text: &str, end: usize) -> bool {
-    let after = text.get(end..).and_then(|s| s.chars().next());
-    !after.is_some_and(is_word_char)
-}
-
-fn test_bit(bits: &[u64], id: usize) -> bool {
-    bits.get(id / 64).is_some_and(|word| word >> (id % 64) & 1 == 1)
-}
-
-fn set_bit(bits: &mut [u64], id: usize) {
-    if let Some(word) = bits.get_mut(id / 64) {
-        *word |= 1 << (id % 64);
-    }
-}
-
-#[cfg(test)]
-mod tests;

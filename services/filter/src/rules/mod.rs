@@ -43,6 +43,7 @@ mod compile;
 mod error;
 mod file;
 mod lexer;
+mod matcher;
 mod normalize;
 mod parse;
 
@@ -54,6 +55,7 @@ pub use normalize::normalize;
 pub use parse::{MAX_DEPTH, Query, parse_query};
 
 use compile::Matcher;
+use matcher::Bitsets;
 
 /// One rule: an id and its query, as written and as parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +82,7 @@ pub struct RuleSet {
 #[derive(Debug, Clone, Default)]
 pub struct MatchScratch {
     text: String,
-    bits: Vec<u64>,
+    bits: Bitsets,
 }
 
 impl MatchScratch {
@@ -144,19 +146,19 @@ impl RuleSet {
     /// Number of distinct literals across all rules (after normalization and
     /// deduplication; `bank` and `bank*` count as two).
     pub fn literal_count(&self) -> usize {
-        self.matcher.literal_count()
+        self.matcher.literal_count
     }
 
     /// Number of distinct strings in the automaton (`bank` and `bank*` share one).
     pub fn pattern_count(&self) -> usize {
-        self.matcher.pattern_count()
+        self.matcher.patterns.len()
     }
 
     /// Buffers sized for this rule set, to pass to [`RuleSet::match_text`].
     pub fn scratch(&self) -> MatchScratch {
         MatchScratch {
             text: String::with_capacity(1024),
-            bits: vec![0; self.matcher.literal_count().div_ceil(64)],
+            bits: Bitsets::for_matcher(&self.matcher),
         }
     }
 

@@ -1,0 +1,161 @@
+//! The open batch: what one replica read, matched and dead-lettered between
+//! two clock-aligned batch times. Pure bookkeeping, no I/O.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use weibostream_shared::{BatchReport, PartitionRange};
+
+/// End of the batch that contains `now`: the next multiple of the interval
+/// since the Unix epoch, strictly after `now` (Spark labels batches the same way).
+pub fn batch_end(now: DateTime<Utc>, interval_ms: u64) -> DateTime<Utc> {
+    let interval = interval_ms.max(1) as i64;
+    let now_ms = now.timestamp_millis();
+    let end_ms = (now_ms.div_euclid(interval) + 1) * interval;
+    Utc.timestamp_millis_opt(end_ms).single().unwrap_or(now)
+}
+
+/// Counters and offset ranges of the batch being filled.
+#[derive(Debug, Clone)]
+pub struct OpenBatch {
+    batch_time: DateTime<Utc>,
+    partitions: BTreeMap<i32, PartitionRange>,
+    posts_in: u64,
+    dead_lettered: u64,
+    matched_posts: u64,
+    per_rule: Vec<u64>,
+}
+
+impl OpenBatch {
+    /// An empty batch ending at `batch_time`, for a rule set of `rule_count` rules.
+    pub fn new(batch_time: DateTime<Utc>, rule_count: usize) -> Self {
+        OpenBatch {
+            batch_time,
+            partitions: BTreeMap::new(),
+            posts_in: 0,
+            dead_lettered: 0,
+            matched_posts: 0,
+            per_rule: vec![0; rule_count],
+        }
+    }
+
+    /// When the batch ends.
+    pub fn batch_time(&self) -> DateTime<Utc> {
+        self.batch_time
+    }
+
+    /// Notes that the record at `offset` of `partition` was read.
+    pub fn record_read(&mut self, partition: i32, offset: i64) {
+        let range = self.partitions.entry(partition).or_insert(PartitionRange {
+            partition,
+            first_offset: None,
+            last_offset: None,
+            records: 0,
+        });
+        range.first_offset = Some(range.first_offset.map_or(offset, |o| o.min(offset)));
+        range.last_offset = Some(range.last_offset.map_or(offset, |o| o.max(offset)));
+        range.records += 1;
+    }
+
+    /// Counts a decoded post and the rules (by index) it matched.
+    pub fn post_processed(&mut self, matched_rules: &[usize]) {
+        self.posts_in += 1;
+        if !matched_rules.is_empty() {
+            self.matched_posts += 1;
+        }
+        for &rule in matched_rules {
+            if let Some(count) = self.per_rule.get_mut(rule) {
+                *count += 1;
+            }
+        }
+    }
+
+    /// Counts a record sent to the dead-letter topic.
+    pub fn dead_lettered(&mut self) {
+        self.dead_lettered += 1;
+    }
+
+    /// Good posts read so far.
+    pub fn posts_in(&self) -> u64 {
+        self.posts_in
+    }
+
+    /// The offsets to commit once the batch is acknowledged: for each
+    /// partition read, the offset after the last record read.
+    pub fn next_offsets(&self) -> Vec<(i32, i64)> {
+        self.partitions
+            .values()
+            .filter_map(|range| range.last_offset.map(|last| (range.partition, last + 1)))
+            .collect()
+    }
+
+    /// The report of the batch. `assigned` partitions with nothing read are
+    /// listed too, so the sink can close quiet batches.
+    pub fn into_report<'a>(
+        mut self,
+        replica: &str,
+        interval_ms: u64,
+        rule_ids: impl Iterator<Item = &'a str>,
+        assigned: &[i32],
+        processing_ms: f64,
+    ) -> BatchReport {
+        for &partition in assigned {
+            self.partitions.entry(partition).or_insert(PartitionRange {
+                partition,
+                first_offset: None,
+                last_offset: None,
+                records: 0,
+            });
+        }
+        let matched_per_rule = rule_ids.map(str::to_string).zip(self.per_rule.iter().copied()).collect();
+        BatchReport {
+            batch_time: self.batch_time,
+            interval_ms,
+            replica: replica.to_string(),
+            partitions: self.partitions.into_values().collect(),
+            posts_in: self.posts_in,
+            dead_lettered: self.dead_lettered,
+            matched_posts: self.matched_posts,
+            matched_per_rule,
+            processing_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(ms).unwrap()
+    }
+
+    #[test]
+    fn batch_end_is_the_next_interval_multiple() {
+        assert_eq!(batch_end(at(0), 5000), at(5000));
+        assert_eq!(batch_end(at(4999), 5000), at(5000));
+        assert_eq!(batch_end(at(5000), 5000), at(10_000));
+        assert_eq!(batch_end(at(1_421_837_403_123), 5000), at(1_421_837_405_000));
+    }
+
+    #[test]
+    fn report_lists_assigned_partitions_and_offsets() {
+        let mut batch = OpenBatch::new(at(5000), 2);
+        batch.record_read(3, 10);
+        batch.post_processed(&[0, 1]);
+        batch.record_read(3, 11);
+        batch.post_processed(&[]);
+        batch.record_read(1, 7);
+        batch.dead_lettered();
+        assert_eq!(batch.next_offsets(), vec![(1, 8), (3, 12)]);
+        let report = batch.into_report("r1", 5000, ["a", "b"].into_iter(), &[0, 1, 3], 1.5);
+        assert_eq!(report.posts_in, 2);
+        assert_eq!(report.matched_posts, 1);
+        assert_eq!(report.dead_lettered, 1);
+        assert_eq!(report.matched_per_rule.get("a"), Some(&1));
+        assert_eq!(report.covered_partitions().collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(report.partitions[2].first_offset, Some(10));
+        assert_eq!(report.partitions[2].last_offset, Some(11));
+        assert_eq!(report.partitions[0].records, 0);
+    }
+}

@@ -1,0 +1,129 @@
+//! The per-post hot path.
+//!
+//! One overlapping Aho-Corasick scan of the normalized text sets a bit per
+//! literal found (after the word-boundary checks) and marks the rules using
+//! that literal as candidates. Only candidates are evaluated; a rule none of
+//! whose literals occur has a fixed result, precomputed at compile time (true
+//! only for rules like `NOT x`). Nothing is allocated once the buffers have
+//! grown to size.
+
+use super::compile::Matcher;
+use super::normalize::is_word_char;
+
+/// Reusable per-post bitsets.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bitsets {
+    /// One bit per literal: found in the current text.
+    literals: Vec<u64>,
+    /// One bit per rule: uses a literal found in the current text.
+    candidates: Vec<u64>,
+}
+
+impl Bitsets {
+    /// Bitsets already sized for `matcher`.
+    pub(super) fn for_matcher(matcher: &Matcher) -> Bitsets {
+        Bitsets {
+            literals: vec![0; matcher.literal_count.div_ceil(64)],
+            candidates: vec![0; matcher.exprs.len().div_ceil(64)],
+        }
+    }
+}
+
+impl Matcher {
+    /// Finds the literals present in `text` (already normalized), then pushes
+    /// the index of every rule that matches onto `matched` (cleared first), in
+    /// ascending order.
+    pub(super) fn run(&self, text: &str, bits: &mut Bitsets, matched: &mut Vec<usize>) {
+        reset(&mut bits.literals, self.literal_count);
+        reset(&mut bits.candidates, self.exprs.len());
+        self.find_literals(text, bits);
+        matched.clear();
+        let words = bits.candidates.iter().zip(&self.match_without_literals);
+        for (word_index, (&candidates, &fixed)) in words.enumerate() {
+            let mut todo = candidates | fixed;
+            while todo != 0 {
+                let bit = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let rule = word_index * 64 + bit;
+                let hit = if candidates >> bit & 1 == 1 {
+                    self.exprs
+                        .get(rule)
+                        .is_some_and(|expr| expr.eval(&bits.literals))
+                } else {
+                    true
+                };
+                if hit {
+                    matched.push(rule);
+                }
+            }
+        }
+    }
+
+    /// Sets the bit of every literal with at least one occurrence in `text`
+    /// that passes its boundary checks, and marks the rules using it. The scan
+    /// is overlapping, so every occurrence of every pattern is reported: an
+    /// occurrence failing its boundary check cannot hide a later one.
+    fn find_literals(&self, text: &str, bits: &mut Bitsets) {
+        for found in self.automaton.find_overlapping_iter(text) {
+            let Some(pattern) = self.patterns.get(found.pattern().as_usize()) else {
+                continue;
+            };
+            let prefix = pattern.prefix.filter(|&id| !test_bit(&bits.literals, id));
+            let exact = pattern.exact.filter(|&id| !test_bit(&bits.literals, id));
+            if prefix.is_none() && exact.is_none() {
+                continue;
+            }
+            if pattern.check_start && !boundary_before(text, found.start()) {
+                continue;
+            }
+            if let Some(id) = prefix {
+                self.mark(id, bits);
+            }
+            if let Some(id) = exact
+                && (!pattern.check_end || boundary_after(text, found.end()))
+            {
+                self.mark(id, bits);
+            }
+        }
+    }
+
+    fn mark(&self, literal: usize, bits: &mut Bitsets) {
+        set_bit(&mut bits.literals, literal);
+        let start = self.rules_of_start.get(literal).copied().unwrap_or(0);
+        let end = self.rules_of_start.get(literal + 1).copied().unwrap_or(0);
+        for &rule in self.rules_of.get(start..end).unwrap_or_default() {
+            set_bit(&mut bits.candidates, rule);
+        }
+    }
+}
+
+/// Zeroes `bits` and sizes it for `len` bits, reusing its allocation.
+fn reset(bits: &mut Vec<u64>, len: usize) {
+    bits.clear();
+    bits.resize(len.div_ceil(64), 0);
+}
+
+fn boundary_before(text: &str, start: usize) -> bool {
+    let before = text.get(..start).and_then(|s| s.chars().next_back());
+    !before.is_some_and(is_word_char)
+}
+
+fn boundary_after(text: &str, end: usize) -> bool {
+    let after = text.get(end..).and_then(|s| s.chars().next());
+    !after.is_some_and(is_word_char)
+}
+
+/// Reads bit `id`; bits past the end read as 0.
+pub(super) fn test_bit(bits: &[u64], id: usize) -> bool {
+    bits.get(id / 64).is_some_and(|word| word >> (id % 64) & 1 == 1)
+}
+
+/// Sets bit `id`; bits past the end are ignored (buffers are sized first).
+pub(super) fn set_bit(bits: &mut [u64], id: usize) {
+    if let Some(word) = bits.get_mut(id / 64) {
+        *word |= 1 << (id % 64);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! Spark-pprint-style text for a block: a `Time:` header between dashed
+//! lines, the matched posts, and a one-line summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Local, Utc};
+use weibostream_shared::sanitize::for_terminal;
+
+use crate::merge::{Block, Completion};
+
+const RULE: &str = "-------------------------------------------";
+
+/// How blocks are rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct PrintOptions {
+    /// Posts shown before "... and N more"; 0 shows all.
+    pub max_posts: usize,
+    /// Show batch times in UTC rather than local time.
+    pub utc: bool,
+}
+
+/// Renders a block; post text and names are made safe for a terminal.
+pub fn render(block: &Block, options: PrintOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{RULE}");
+    let _ = write!(out, "Time: {}", format_time(block.batch_time, options.utc));
+    match &block.completion {
+        Completion::Complete => {}
+        Completion::Late { missing_partitions } => {
+            let list: Vec<String> = missing_partitions.iter().map(i32::to_string).collect();
+            let _ = write!(out, "  (partitions {} late: printed after the grace period)", list.join(", "));
+        }
+        Completion::Straggler => {
+            let _ = write!(out, "  (late matches for a batch already printed)");
+        }
+    }
+    let _ = writeln!(out, "\n{RULE}");
+    let shown = if options.max_posts == 0 { block.posts.len() } else { block.posts.len().min(options.max_posts) };
+    for matched in &block.posts[..shown] {
+        let post = &matched.post;
+        let verified = if post.author.verified { " ✓" } else { "" };
+        let _ = writeln!(
+            out,
+            "@{}{}: {}  [{}]",
+            for_terminal(&post.author.name),
+            verified,
+            for_terminal(&post.text),
+            for_terminal(&matched.rules.join(", "))
+        );
+    }
+    if shown < block.posts.len() {
+        let _ = writeln!(out, "... and {} more", block.posts.len() - shown);
+    }
+    if block.completion != Completion::Straggler {
+        let _ = writeln!(out, "{}", summary(block));
+    }
+    out.push('\n');
+    out
+}
+
+fn format_time(time: DateTime<Utc>, utc: bool) -> String {
+    if utc {
+        time.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
+
+fn summary(block: &Block) -> String {
+    let posts_in: u64 = block.reports.iter().map(|r| r.posts_in).sum();
+    let dead: u64 = block.reports.iter().map(|r| r.dead_lettered).sum();
+    let mut per_rule: BTreeMap<&str, u64> = BTreeMap::new();
+    for report in &block.reports {
+        for (rule, n) in &report.matched_per_rule {
+            *per_rule.entry(rule.as_str()).or_default() += n;
+        }
+    }
+    let rules: Vec<String> = per_rule.iter().map(|(rule, n)| format!("{}: {n}", for_terminal(rule))).collect();
+    let slowest = block.reports.iter().map(|r| r.processing_ms).fold(0.0, f64::max);
+    let mut line = format!(
+        "({posts_in} posts in, {} matched{} | {} replica{}, {}/{} partitions | slowest replica {slowest:.0} ms",
+        block.posts.len(),
+        if rules.is_empty() { String::new() } else { format!(" ({})", rules.join(", ")) },
+        block.reports.len(),
+        if block.reports.len() == 1 { "" } else { "s" },
+        block.covered_partitions().len(),
+        block.partition_count,
+    );
+    if dead > 0 {
+        let _ = write!(line, " | {dead} dead-lettered");
+    }
+    if block.duplicates_dropped > 0 {
+        let _ = write!(line, " | {} redelivered duplicates dropped", block.duplicates_dropped);
+    }
+    line.push(')');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::Completion;
+
+    fn empty_block(completion: Completion) -> Block {
+        Block {
+            batch_time: DateTime::from_timestamp(1_421_837_405, 0).unwrap(),
+            posts: vec![],
+            duplicates_dropped: 0,
+            reports: vec![],
+            partition_count: 6,
+            completion,
+            receipts: vec![],
+        }
+    }
+
+    #[test]
+    fn renders_a_spark_style_header() {
+        let text = render(&empty_block(Completion::Complete), PrintOptions { max_posts: 10, utc: true });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], RULE);
+        assert_eq!(lines[1], "Time: 2015-01-21 10:50:05");
+        assert_eq!(lines[2], RULE);
+        assert!(lines[3].starts_with("(0 posts in, 0 matched"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn names_late_partitions() {
+        let block = empty_block(Completion::Late { missing_partitions: vec![2, 5] });
+        let text = render(&block, PrintOptions { max_posts: 10, utc: true });
+        assert!(text.contains("partitions 2, 5 late"), "{text}");
+    }
+}

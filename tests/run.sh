@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one test command (CI runs it too): installs what is missing (the local
+# Tansu broker, cached outside the clone), builds the services, checks format
+# and lints, and runs every unit and integration test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== local broker" >&2
+TANSU_BIN="$(deploy/local/install-tansu.sh)"
+export TANSU_BIN
+echo "tansu: $TANSU_BIN" >&2
+
+echo "== build (release)" >&2
+cargo build --release --bins
+
+echo "== format and lints" >&2
+cargo fmt --all -- --check
+cargo clippy --release --all-targets -- -D warnings
+
+echo "== tests" >&2
+cargo test --release --workspace
