@@ -58,7 +58,8 @@ pub struct InputError {
 /// Why a record could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputErrorKind {
-    /// Reading the file failed; the iteration ends after this error.
+    /// Reading the file failed (the iteration ends after this), or a
+    /// multi-line document grew past [`MAX_DOCUMENT_BYTES`].
     #[error("read failed: {0}")]
     Io(io::Error),
     /// The line is not valid JSON.

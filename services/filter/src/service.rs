@@ -160,9 +160,9 @@ impl<'a> Worker<'a> {
                     },
                 }
             };
+            let limit = Duration::from_millis(self.filter.config.shutdown_timeout_ms);
             let close = self.close(consumer, batch, stopping);
             if stopping {
-                let limit = Duration::from_millis(self.filter.config.shutdown_timeout_ms);
                 match tokio::time::timeout(limit, close).await {
                     Ok(result) => result?,
                     Err(_) => tracing::warn!("open batch not acknowledged in time; its posts will be redelivered"),

@@ -49,7 +49,7 @@ pub enum ParseErrorKind {
     #[error("expected a term or \"(\" {after}, found {found}")]
     ExpectedOperand {
         /// What precedes the missing operand.
-        after: Context,
+        after: After,
         /// What was found instead.
         found: Found,
     },
@@ -60,7 +60,7 @@ pub enum ParseErrorKind {
 
 /// What precedes a missing operand, for [`ParseErrorKind::ExpectedOperand`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub enum After {
     /// The start of the query.
     Start,
     /// An `AND`.
@@ -73,14 +73,14 @@ pub enum Context {
     OpenParen,
 }
 
-impl fmt::Display for Context {
+impl fmt::Display for After {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Context::Start => "at start of query",
-            Context::And => "after AND",
-            Context::Or => "after OR",
-            Context::Not => "after NOT",
-            Context::OpenParen => "after \"(\"",
+            After::Start => "at start of query",
+            After::And => "after AND",
+            After::Or => "after OR",
+            After::Not => "after NOT",
+            After::OpenParen => "after \"(\"",
         })
     }
 }
@@ -166,7 +166,9 @@ pub enum RuleError {
         location: RuleLocation,
     },
     /// A rule id contains a character outside letters, digits, `-`, `_`, `.`.
-    #[error("rule {id:?} ({location}): invalid id: {bad:?} is not allowed, use only ASCII letters, digits, '-', '_' and '.'")]
+    #[error(
+        "rule {id:?} ({location}): invalid id: {bad:?} is not allowed, use only ASCII letters, digits, '-', '_' and '.'"
+    )]
     InvalidId {
         /// The offending id.
         id: String,
@@ -203,7 +205,9 @@ pub enum RuleError {
 
 fn no_rules_message(file: Option<&str>) -> String {
     match file {
-        Some(file) => format!("{file}: no rules defined (expected at least one [[rule]] with id and query)"),
+        Some(file) => {
+            format!("{file}: no rules defined (expected at least one [[rule]] with id and query)")
+        }
         None => "no rules given".to_owned(),
     }
 }

@@ -125,7 +125,8 @@ query = '"bank of china" OR (bank* AND NOT "food bank")'
 
     #[test]
     fn bad_ids_name_the_rule() {
-        let e = load_err("[[rule]]\nid = \"a\"\nquery = \"x\"\n[[rule]]\nid = \"\"\nquery = \"x\"\n");
+        let e =
+            load_err("[[rule]]\nid = \"a\"\nquery = \"x\"\n[[rule]]\nid = \"\"\nquery = \"x\"\n");
         assert_eq!(e.to_string(), "rule 2 in rules.toml: id must not be empty");
         let e = load_err("[[rule]]\nid = \"ccb rise\"\nquery = \"x\"\n");
         assert!(matches!(e, RuleError::InvalidId { bad: ' ', .. }), "{e:?}");
@@ -168,7 +169,10 @@ query = '"bank of china" OR (bank* AND NOT "food bank")'
 
         std::fs::write(&path, "[[rule]]\nid = \"x\"\nquery = \"NOT\"\n").unwrap();
         let msg = RuleSet::load(&path).unwrap_err().to_string();
-        assert!(msg.contains(&format!("(rule 1 in {})", path.display())), "{msg}");
+        assert!(
+            msg.contains(&format!("(rule 1 in {})", path.display())),
+            "{msg}"
+        );
 
         let missing = dir.join("missing.toml");
         let e = RuleSet::load(&missing).unwrap_err();

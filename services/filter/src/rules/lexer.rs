@@ -19,7 +19,10 @@ pub(super) struct Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum TokenKind {
     /// A bare term; `prefix` when it ended in `*` (which is stripped).
-    Term { text: String, prefix: bool },
+    Term {
+        text: String,
+        prefix: bool,
+    },
     /// The contents of a `"quoted phrase"`.
     Phrase(String),
     And,

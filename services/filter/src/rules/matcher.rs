@@ -115,7 +115,8 @@ fn boundary_after(text: &str, end: usize) -> bool {
 
 /// Reads bit `id`; bits past the end read as 0.
 pub(super) fn test_bit(bits: &[u64], id: usize) -> bool {
-    bits.get(id / 64).is_some_and(|word| word >> (id % 64) & 1 == 1)
+    bits.get(id / 64)
+        .is_some_and(|word| word >> (id % 64) & 1 == 1)
 }
 
 /// Sets bit `id`; bits past the end are ignored (buffers are sized first).

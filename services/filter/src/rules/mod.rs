@@ -19,7 +19,7 @@
 //!   A trailing `*` makes a prefix term (`bank*`).
 //! - `"quoted phrase"`: a literal sequence of words.
 //! - `AND`, `OR`, `NOT` (uppercase only; `and` is a plain term) and
-//!   parentheses. Adjacent operands are ANDed. `NOT` binds tightest, then
+//!   parentheses. Adjacent operands are joined by `AND`. `NOT` binds tightest, then
 //!   `AND`, then `OR`: `a OR b c` is `a OR (b AND c)`, `NOT a b` is
 //!   `(NOT a) AND b`. A query may be just `NOT x`.
 //!
@@ -50,7 +50,7 @@ mod parse;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use error::{Context, Found, ParseError, ParseErrorKind, RuleError, RuleLocation};
+pub use error::{After, Found, ParseError, ParseErrorKind, RuleError, RuleLocation};
 pub use normalize::normalize;
 pub use parse::{MAX_DEPTH, Query, parse_query};
 
@@ -77,8 +77,8 @@ pub struct RuleSet {
 }
 
 /// Reusable per-thread buffers for [`RuleSet::match_text`]: the normalized
-/// text and the bitset of literals found. Works with any rule set; it resizes
-/// itself as needed.
+/// text and the bitsets of literals found and of candidate rules. Works with
+/// any rule set; it resizes itself as needed.
 #[derive(Debug, Clone, Default)]
 pub struct MatchScratch {
     text: String,
@@ -101,13 +101,22 @@ impl MatchScratch {
 impl RuleSet {
     /// Parses and compiles a rules file's contents. `file_name` is only used
     /// in error messages (`rule "x" (rule 2 in rules.toml): ...`).
+    ///
+    /// # Errors
+    ///
+    /// [`RuleError::Toml`] for invalid TOML, unknown keys or missing fields;
+    /// otherwise as [`RuleSet::compile`], naming `file_name`.
     pub fn from_toml_str(toml: &str, file_name: &str) -> Result<RuleSet, RuleError> {
         let rules = file::parse_rules_file(toml, file_name)?;
         build(rules, Some(file_name))
     }
 
-    /// Reads, parses and compiles the rules file at `path`. Errors name the
-    /// path.
+    /// Reads, parses and compiles the rules file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`RuleError::Io`] if the file cannot be read; otherwise as
+    /// [`RuleSet::from_toml_str`], with the path as the file name.
     pub fn load(path: &Path) -> Result<RuleSet, RuleError> {
         let toml = std::fs::read_to_string(path).map_err(|error| RuleError::Io {
             path: path.to_path_buf(),
@@ -116,8 +125,13 @@ impl RuleSet {
         RuleSet::from_toml_str(&toml, &path.display().to_string())
     }
 
-    /// Compiles `(id, query)` pairs. Ids must be non-empty, unique and made of
-    /// ASCII letters, digits, `-`, `_` and `.`; the list must not be empty.
+    /// Compiles `(id, query)` pairs, in order.
+    ///
+    /// # Errors
+    ///
+    /// The first problem in list order: an empty list, an empty, invalid
+    /// (only ASCII letters, digits, `-`, `_` and `.` are allowed) or duplicate
+    /// id, or a query syntax error. Rules are located by 1-based position.
     pub fn compile(rules: Vec<(String, String)>) -> Result<RuleSet, RuleError> {
         build(rules, None)
     }
@@ -182,21 +196,27 @@ fn build(rules: Vec<(String, String)>, file: Option<&str>) -> Result<RuleSet, Ru
     let mut parsed = Vec::with_capacity(rules.len());
     for (position, (id, query)) in rules.into_iter().enumerate() {
         let index = position + 1;
-        let location = RuleLocation {
+        let location = || RuleLocation {
             index,
             file: file.map(str::to_owned),
         };
         if id.is_empty() {
-            return Err(RuleError::EmptyId { location });
+            return Err(RuleError::EmptyId {
+                location: location(),
+            });
         }
         if let Some(bad) = id.chars().find(|&c| !is_id_char(c)) {
-            return Err(RuleError::InvalidId { id, bad, location });
+            return Err(RuleError::InvalidId {
+                id,
+                bad,
+                location: location(),
+            });
         }
         if let Some(&first_index) = first_index.get(&id) {
             return Err(RuleError::DuplicateId {
                 id,
                 first_index,
-                location,
+                location: location(),
             });
         }
         let ast = match parse_query(&query) {
@@ -204,7 +224,7 @@ fn build(rules: Vec<(String, String)>, file: Option<&str>) -> Result<RuleSet, Ru
             Err(error) => {
                 return Err(RuleError::Query {
                     id,
-                    location,
+                    location: location(),
                     error,
                 });
             }
@@ -212,7 +232,8 @@ fn build(rules: Vec<(String, String)>, file: Option<&str>) -> Result<RuleSet, Ru
         first_index.insert(id.clone(), index);
         parsed.push(Rule { id, query, ast });
     }
-    let matcher = Matcher::build(parsed.iter().map(|rule| &rule.ast)).map_err(RuleError::Automaton)?;
+    let matcher =
+        Matcher::build(parsed.iter().map(|rule| &rule.ast)).map_err(RuleError::Automaton)?;
     Ok(RuleSet {
         rules: parsed,
         matcher,

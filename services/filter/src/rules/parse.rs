@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use super::error::{Context, Found, ParseError, ParseErrorKind};
+use super::error::{After, Found, ParseError, ParseErrorKind};
 use super::lexer::{Token, TokenKind, tokenize};
 
 /// Deepest nesting of parentheses and `NOT`s accepted; bounds the recursion
@@ -66,7 +66,11 @@ impl std::str::FromStr for Query {
     }
 }
 
-/// Parses a query string. Errors carry the 1-based character column.
+/// Parses a query string (see the [module docs](super) for the syntax).
+///
+/// # Errors
+///
+/// The leftmost syntax error, with its 1-based character column.
 pub fn parse_query(query: &str) -> Result<Query, ParseError> {
     let mut parser = Parser {
         tokens: tokenize(query),
@@ -80,7 +84,7 @@ pub fn parse_query(query: &str) -> Result<Query, ParseError> {
             kind: ParseErrorKind::EmptyQuery,
         });
     }
-    let parsed = parser.parse_or(Context::Start)?;
+    let parsed = parser.parse_or(After::Start)?;
     let next = parser.peek();
     match next.kind {
         TokenKind::End => Ok(parsed),
@@ -112,22 +116,22 @@ impl Parser {
         self.pos += 1;
     }
 
-    fn parse_or(&mut self, context: Context) -> Result<Query, ParseError> {
-        let mut parts = vec![self.parse_and(context)?];
+    fn parse_or(&mut self, after: After) -> Result<Query, ParseError> {
+        let mut parts = vec![self.parse_and(after)?];
         while self.peek().kind == TokenKind::Or {
             self.advance();
-            parts.push(self.parse_and(Context::Or)?);
+            parts.push(self.parse_and(After::Or)?);
         }
         Ok(join(Op::Or, parts))
     }
 
-    fn parse_and(&mut self, context: Context) -> Result<Query, ParseError> {
-        let mut parts = vec![self.parse_operand(context)?];
+    fn parse_and(&mut self, after: After) -> Result<Query, ParseError> {
+        let mut parts = vec![self.parse_operand(after)?];
         loop {
             match self.peek().kind {
                 TokenKind::And => {
                     self.advance();
-                    parts.push(self.parse_operand(Context::And)?);
+                    parts.push(self.parse_operand(After::And)?);
                 }
                 // Adjacency is an implicit AND. `Error` is included so a
                 // lexical error is reported rather than stopping the loop.
@@ -135,14 +139,14 @@ impl Parser {
                 | TokenKind::Phrase(_)
                 | TokenKind::Not
                 | TokenKind::LParen
-                | TokenKind::Error(_) => parts.push(self.parse_operand(Context::And)?),
+                | TokenKind::Error(_) => parts.push(self.parse_operand(After::And)?),
                 TokenKind::Or | TokenKind::RParen | TokenKind::End => break,
             }
         }
         Ok(join(Op::And, parts))
     }
 
-    fn parse_operand(&mut self, context: Context) -> Result<Query, ParseError> {
+    fn parse_operand(&mut self, after: After) -> Result<Query, ParseError> {
         let Token { kind, column } = self.peek().clone();
         let found = match kind {
             TokenKind::Term { text, prefix } => {
@@ -156,7 +160,7 @@ impl Parser {
             TokenKind::Not => {
                 self.enter(column)?;
                 self.advance();
-                let inner = self.parse_operand(Context::Not)?;
+                let inner = self.parse_operand(After::Not)?;
                 self.depth -= 1;
                 return Ok(Query::Not(Box::new(inner)));
             }
@@ -164,7 +168,7 @@ impl Parser {
                 self.enter(column)?;
                 self.advance();
                 self.open_parens += 1;
-                let inner = self.parse_or(Context::OpenParen)?;
+                let inner = self.parse_or(After::OpenParen)?;
                 if self.peek().kind != TokenKind::RParen {
                     return Err(ParseError {
                         column,
@@ -190,10 +194,7 @@ impl Parser {
         };
         Err(ParseError {
             column,
-            kind: ParseErrorKind::ExpectedOperand {
-                after: context,
-                found,
-            },
+            kind: ParseErrorKind::ExpectedOperand { after, found },
         })
     }
 

@@ -1,6 +1,6 @@
 //! Matcher tests, through the public [`RuleSet`] API.
 
-use crate::rules::{MatchScratch, RuleSet};
+use crate::rules::{MatchScratch, RuleError, RuleSet};
 
 fn set(rules: &[(&str, &str)]) -> RuleSet {
     RuleSet::compile(
@@ -57,7 +57,10 @@ fn mixed_chinese_and_english() {
     assert!(hit(q, "CCB今天大涨"));
     assert!(hit(q, "今天ccb涨了"));
     assert!(!hit(q, "abcCCB涨"));
-    assert!(hit("iphone手机", "买了xiphone手机"), "CJK literals are substrings");
+    assert!(
+        hit("iphone手机", "买了xiphone手机"),
+        "CJK literals are substrings"
+    );
     assert!(hit("은행", "국민은행이"));
 }
 
@@ -91,7 +94,11 @@ fn prefix_terms() {
 
 #[test]
 fn whole_word_and_prefix_of_the_same_word_share_a_pattern() {
-    let rules = set(&[("exact", "bank"), ("prefix", "bank*"), ("again", "ＢＡＮＫ")]);
+    let rules = set(&[
+        ("exact", "bank"),
+        ("prefix", "bank*"),
+        ("again", "ＢＡＮＫ"),
+    ]);
     assert_eq!(rules.pattern_count(), 1);
     assert_eq!(rules.literal_count(), 2);
     assert_eq!(matches(&rules, "banking"), [1]);
@@ -122,6 +129,11 @@ fn not() {
     assert!(!hit(q, "local food bank"));
     assert!(!hit(q, "food bank and banking"));
     assert!(!hit("x", ""));
+    assert!(hit("a OR NOT b", ""));
+    assert!(!hit("a OR NOT b", "b"));
+    assert!(hit("a OR NOT b", "b a"));
+    assert!(hit("NOT NOT a", "a"));
+    assert!(!hit("NOT NOT a", ""));
 }
 
 #[test]
@@ -139,21 +151,34 @@ fn or_and_precedence() {
 fn several_rules_match_the_same_text() {
     let rules = set(&[
         ("ccb-rise", "建设银行 AND 涨"),
-        ("banks-en", "\"bank of china\" OR (bank* AND NOT \"food bank\")"),
+        (
+            "banks-en",
+            "\"bank of china\" OR (bank* AND NOT \"food bank\")",
+        ),
         ("other", "icbc"),
         ("all-but-spam", "NOT spam"),
     ]);
-    assert_eq!(matches(&rules, "Bank of China 和 建设银行 都涨了"), [0, 1, 3]);
+    assert_eq!(
+        matches(&rules, "Bank of China 和 建设银行 都涨了"),
+        [0, 1, 3]
+    );
     assert_eq!(matches(&rules, "spam"), Vec::<usize>::new());
 }
 
 #[test]
 fn term_that_is_a_substring_of_another_term() {
-    let rules = set(&[("short", "银行"), ("long", "建设银行"), ("en", "bank"), ("en-long", "\"bank of china\"")]);
+    let rules = set(&[
+        ("short", "银行"),
+        ("long", "建设银行"),
+        ("en", "bank"),
+        ("en-long", "\"bank of china\""),
+    ]);
     assert_eq!(matches(&rules, "建设银行"), [0, 1]);
     assert_eq!(matches(&rules, "工商银行"), [0]);
     assert_eq!(matches(&rules, "bank of china"), [2, 3]);
     assert_eq!(matches(&rules, "bank of chinatown"), [2]);
+    let rules = set(&[("left", "\"bank of\""), ("right", "\"of china\"")]);
+    assert_eq!(matches(&rules, "bank of china"), [0, 1]);
 }
 
 #[test]
@@ -161,9 +186,17 @@ fn a_failing_occurrence_does_not_hide_a_later_one() {
     assert!(hit("bank", "embankment bank"));
     assert!(hit("bank", "banking, banks, bank"));
     assert!(hit("bank*", "embank banking"));
-    assert!(hit("aa", "aaa aa"), "overlapping occurrences of the same literal");
+    assert!(
+        hit("aa", "aaa aa"),
+        "overlapping occurrences of the same literal"
+    );
     assert!(hit("\"bank of china\"", "bank of chinatown, bank of china"));
     assert!(!hit("aa", "aaaa"));
+    // The valid occurrence overlaps the failing one: a non-overlapping scan
+    // would resume after "a a" at 1 and never see the one at 3.
+    assert!(hit("\"a a\"", "xa a a"));
+    assert!(hit("\"银行 bank\"", "建设银行 bank银行 bank"));
+    assert!(!hit("\"a a\"", "xa a ax"));
 }
 
 #[test]
@@ -175,10 +208,39 @@ fn a_literal_used_twice_is_compiled_once() {
 
 #[test]
 fn bitset_spans_several_words() {
-    let owned: Vec<(String, String)> = (0..200).map(|i| (format!("r{i}"), format!("w{i}"))).collect();
+    let owned: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("r{i}"), format!("w{i}")))
+        .collect();
     let rules = RuleSet::compile(owned).unwrap();
     assert_eq!(rules.literal_count(), 200);
     assert_eq!(matches(&rules, "w150 w3 w199 w2000"), [3, 150, 199]);
+}
+
+#[test]
+fn rules_without_found_literals_across_bitset_words() {
+    // Every third rule is negative, so the rules that match without any of
+    // their literals are spread over several 64-bit words.
+    let owned: Vec<(String, String)> = (0..200)
+        .map(|i| {
+            let query = if i % 3 == 0 {
+                format!("NOT w{i}")
+            } else {
+                format!("w{i}")
+            };
+            (format!("r{i}"), query)
+        })
+        .collect();
+    let rules = RuleSet::compile(owned).unwrap();
+    let expected = |present: &[usize]| -> Vec<usize> {
+        (0..200)
+            .filter(|i| (i % 3 == 0) != present.contains(i))
+            .collect()
+    };
+    assert_eq!(matches(&rules, ""), expected(&[]));
+    assert_eq!(
+        matches(&rules, "w0 w1 w99 w100 w198 w199"),
+        expected(&[0, 1, 99, 100, 198, 199])
+    );
 }
 
 #[test]
@@ -200,8 +262,32 @@ fn scratch_is_reusable_across_texts_and_rule_sets() {
 }
 
 #[test]
+fn rule_set_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleSet>();
+    assert_send_sync::<MatchScratch>();
+}
+
+#[test]
+fn compile_validates_ids_like_the_file_loader() {
+    let pair = |id: &str| (id.to_owned(), "x".to_owned());
+    let e = RuleSet::compile(vec![pair("a"), pair("b"), pair("a")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rule \"a\" (rule 3): duplicate id, already used by rule 1"
+    );
+    let e = RuleSet::compile(vec![pair("a/b")]).unwrap_err();
+    assert!(matches!(e, RuleError::InvalidId { bad: '/', .. }), "{e:?}");
+    let e = RuleSet::compile(vec![pair("")]).unwrap_err();
+    assert_eq!(e.to_string(), "rule 1: id must not be empty");
+    let ok = RuleSet::compile(vec![pair("A-z_0.9")]).unwrap();
+    assert_eq!(ok.ids().collect::<Vec<_>>(), ["A-z_0.9"]);
+}
+
+#[test]
 fn compile_errors_use_list_positions() {
-    let e = RuleSet::compile(vec![("a".into(), "x".into()), ("b".into(), "x AND".into())]).unwrap_err();
+    let e =
+        RuleSet::compile(vec![("a".into(), "x".into()), ("b".into(), "x AND".into())]).unwrap_err();
     assert_eq!(
         e.to_string(),
         "rule \"b\" (rule 2): column 6: expected a term or \"(\" after AND, found end of query"

@@ -2,7 +2,7 @@
 //! (column, kind).
 
 use super::*;
-use crate::rules::error::{Context, Found, ParseErrorKind as K};
+use crate::rules::error::{After, Found, ParseErrorKind as K};
 
 fn p(query: &str) -> String {
     parse_query(query).unwrap().to_string()
@@ -13,7 +13,7 @@ fn err(query: &str) -> (usize, K) {
     (e.column, e.kind)
 }
 
-fn expected(after: Context, found: Found) -> K {
+fn expected(after: After, found: Found) -> K {
     K::ExpectedOperand { after, found }
 }
 
@@ -108,8 +108,11 @@ fn unbalanced_parentheses() {
     assert_eq!(err("(a))"), (4, K::UnmatchedParen));
     assert_eq!(err(")"), (1, K::UnmatchedParen));
     assert_eq!(err("a AND )"), (7, K::UnmatchedParen));
-    assert_eq!(err("()"), (2, expected(Context::OpenParen, Found::CloseParen)));
-    assert_eq!(err("(a AND)"), (7, expected(Context::And, Found::CloseParen)));
+    assert_eq!(
+        err("()"),
+        (2, expected(After::OpenParen, Found::CloseParen))
+    );
+    assert_eq!(err("(a AND)"), (7, expected(After::And, Found::CloseParen)));
 }
 
 #[test]
@@ -123,17 +126,17 @@ fn quotes() {
 
 #[test]
 fn dangling_operators() {
-    assert_eq!(err("a AND"), (6, expected(Context::And, Found::End)));
-    assert_eq!(err("a AND "), (7, expected(Context::And, Found::End)));
-    assert_eq!(err("a OR"), (5, expected(Context::Or, Found::End)));
-    assert_eq!(err("OR b"), (1, expected(Context::Start, Found::Or)));
-    assert_eq!(err("AND b"), (1, expected(Context::Start, Found::And)));
-    assert_eq!(err("NOT"), (4, expected(Context::Not, Found::End)));
-    assert_eq!(err("a NOT"), (6, expected(Context::Not, Found::End)));
-    assert_eq!(err("a AND OR b"), (7, expected(Context::And, Found::Or)));
-    assert_eq!(err("a OR AND b"), (6, expected(Context::Or, Found::And)));
-    assert_eq!(err("NOT OR a"), (5, expected(Context::Not, Found::Or)));
-    assert_eq!(err("(OR a)"), (2, expected(Context::OpenParen, Found::Or)));
+    assert_eq!(err("a AND"), (6, expected(After::And, Found::End)));
+    assert_eq!(err("a AND "), (7, expected(After::And, Found::End)));
+    assert_eq!(err("a OR"), (5, expected(After::Or, Found::End)));
+    assert_eq!(err("OR b"), (1, expected(After::Start, Found::Or)));
+    assert_eq!(err("AND b"), (1, expected(After::Start, Found::And)));
+    assert_eq!(err("NOT"), (4, expected(After::Not, Found::End)));
+    assert_eq!(err("a NOT"), (6, expected(After::Not, Found::End)));
+    assert_eq!(err("a AND OR b"), (7, expected(After::And, Found::Or)));
+    assert_eq!(err("a OR AND b"), (6, expected(After::Or, Found::And)));
+    assert_eq!(err("NOT OR a"), (5, expected(After::Not, Found::Or)));
+    assert_eq!(err("(OR a)"), (2, expected(After::OpenParen, Found::Or)));
 }
 
 #[test]
@@ -147,11 +150,14 @@ fn misplaced_stars() {
 
 #[test]
 fn columns_count_chinese_characters() {
-    assert_eq!(err("建设银行 AND"), (9, expected(Context::And, Found::End)));
+    assert_eq!(err("建设银行 AND"), (9, expected(After::And, Found::End)));
     assert_eq!(err("建设银行 (涨"), (6, K::UnclosedParen));
     assert_eq!(err("建设 \"银行"), (4, K::UnterminatedQuote));
     assert_eq!(err("建设银行 涨*跌"), (7, K::StarInsideTerm));
-    assert_eq!(err("建设银行 OR OR 涨"), (9, expected(Context::Or, Found::Or)));
+    assert_eq!(
+        err("建设银行 OR OR 涨"),
+        (9, expected(After::Or, Found::Or))
+    );
 }
 
 #[test]
@@ -173,7 +179,7 @@ fn error_messages() {
 
 #[test]
 fn first_error_from_the_left_wins() {
-    assert_eq!(err("OR \"abc"), (1, expected(Context::Start, Found::Or)));
+    assert_eq!(err("OR \"abc"), (1, expected(After::Start, Found::Or)));
     assert_eq!(err("a \"abc OR"), (3, K::UnterminatedQuote));
 }
 
@@ -181,7 +187,11 @@ fn first_error_from_the_left_wins() {
 fn nesting_is_bounded() {
     let ok = format!("{}a{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert_eq!(p(&ok), "a");
-    let deep = format!("{}a{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+    let deep = format!(
+        "{}a{}",
+        "(".repeat(MAX_DEPTH + 1),
+        ")".repeat(MAX_DEPTH + 1)
+    );
     assert_eq!(err(&deep), (MAX_DEPTH + 1, K::TooDeep(MAX_DEPTH)));
     let nots = "NOT ".repeat(10_000) + "a";
     assert_eq!(err(&nots).1, K::TooDeep(MAX_DEPTH));

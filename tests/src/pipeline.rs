@@ -1,0 +1,143 @@
+//! Running the services in-process, each with its own shutdown token, the
+//! way `main` runs them — so tests can stop one replica and watch the rest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use weibostream_collector::config::SourceKind;
+use weibostream_collector::{Collector, CollectorConfig, RunSummary};
+use weibostream_filter::{Filter, FilterConfig};
+use weibostream_shared::kafka::KafkaSettings;
+use weibostream_shared::{BatchReport, MatchedPost, Topics};
+use weibostream_sink::{Sink, SinkConfig};
+
+use crate::read_topic_for;
+
+/// A service task and the token that stops it.
+pub struct Running<T> {
+    /// Cancels the service.
+    pub token: CancellationToken,
+    /// The service's task.
+    pub handle: JoinHandle<anyhow::Result<T>>,
+}
+
+impl<T> Running<T> {
+    /// Cancels the service and waits for it to return (bounded).
+    pub async fn stop(self) -> T {
+        self.token.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .expect("service did not stop within 30 s")
+            .expect("service task panicked")
+            .expect("service returned an error")
+    }
+}
+
+/// Writes a rules file with one rule per `(id, query)`.
+pub fn write_rules(dir: &Path, rules: &[(&str, &str)]) -> PathBuf {
+    let mut text = String::new();
+    for (id, query) in rules {
+        text.push_str(&format!("[[rule]]\nid = {id:?}\nquery = {query:?}\n\n"));
+    }
+    let path = dir.join("rules.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts one filter replica.
+pub fn start_filter(kafka: &KafkaSettings, topics: &Topics, group: &str, rules: &Path, replica: &str) -> Running<()> {
+    let config = FilterConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        group: group.into(),
+        replica_id: replica.into(),
+        rules_path: rules.to_path_buf(),
+        batch_interval_ms: 1000,
+        ..FilterConfig::default()
+    };
+    let filter = Filter::build(config).expect("filter config");
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(filter.run(token.clone()));
+    Running { token, handle }
+}
+
+/// Starts a sink writing JSON lines to `jsonl` (no stdout output).
+pub fn start_sink(kafka: &KafkaSettings, topics: &Topics, jsonl: &Path) -> Running<()> {
+    let config = SinkConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        group: crate::unique("sink"),
+        grace_ms: 3000,
+        print: false,
+        jsonl_path: Some(jsonl.to_path_buf()),
+        ..SinkConfig::default()
+    };
+    let sink = Sink::build(config).expect("sink config");
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(sink.run(token.clone()));
+    Running { token, handle }
+}
+
+/// Starts a collector publishing `count` synthetic posts at `rate` per second (0 = unpaced).
+pub fn start_synthetic(kafka: &KafkaSettings, topics: &Topics, count: u64, rate: u64, seed: u64) -> Running<RunSummary> {
+    let mut config = CollectorConfig { kafka: kafka.clone(), topics: topics.clone(), ..CollectorConfig::default() };
+    config.source = SourceKind::Synthetic;
+    config.synthetic.count = count;
+    config.synthetic.rate_per_s = rate;
+    config.synthetic.seed = seed;
+    let collector = Collector::build(config).expect("collector config");
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(collector.run(token.clone()));
+    Running { token, handle }
+}
+
+/// Every batch report in the reports topic (read for `duration`).
+pub async fn reports(kafka: &KafkaSettings, topic: &str, duration: Duration) -> Vec<BatchReport> {
+    let (kafka, topic) = (kafka.clone(), topic.to_string());
+    let values = tokio::task::spawn_blocking(move || read_topic_for(&kafka, &topic, duration)).await.unwrap();
+    values.iter().map(|v| serde_json::from_slice(v).unwrap()).collect()
+}
+
+/// Partitions each replica reported, over the given reports.
+pub fn partitions_by_replica<'a>(reports: impl IntoIterator<Item = &'a BatchReport>) -> BTreeMap<String, BTreeSet<i32>> {
+    let mut map: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+    for report in reports {
+        map.entry(report.replica.clone()).or_default().extend(report.covered_partitions());
+    }
+    map
+}
+
+/// Waits until each of `replicas` has reported at least one partition.
+pub async fn wait_for_assignments(kafka: &KafkaSettings, topic: &str, replicas: &[&str], limit: Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let seen = partitions_by_replica(&reports(kafka, topic, Duration::from_millis(1500)).await);
+        if replicas.iter().all(|r| seen.get(*r).is_some_and(|p| !p.is_empty())) {
+            return;
+        }
+        assert!(start.elapsed() < limit, "not every replica got partitions within {limit:?}: {seen:?}");
+    }
+}
+
+/// The matched posts written to a JSON-lines file so far.
+pub fn jsonl_posts(path: &Path) -> Vec<MatchedPost> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+impl Running<RunSummary> {
+    /// Waits (bounded) for a finite collector run to end by itself.
+    pub async fn stop_when_done(self) -> RunSummary {
+        tokio::time::timeout(Duration::from_secs(120), self.handle)
+            .await
+            .expect("collector did not finish within 120 s")
+            .expect("collector task panicked")
+            .expect("collector returned an error")
+    }
+}

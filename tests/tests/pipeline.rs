@@ -1,0 +1,123 @@
+//! End to end on a real broker: 3 filter replicas in one group share a
+//! 6-partition topic, and the sink's output equals an independent oracle.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use weibostream_shared::Post;
+use weibostream_tests::pipeline::{
+    jsonl_posts, partitions_by_replica, reports, start_filter, start_sink, start_synthetic, wait_for_assignments,
+    write_rules,
+};
+use weibostream_tests::{Broker, counts, eventually, read_topic, unique, unique_topics};
+
+const POSTS: u64 = 20_000;
+
+/// The oracle: ids of posts whose raw text contains both substrings, computed
+/// from what is actually in the topic, not from the filter's code.
+async fn oracle(broker: &Broker, topic: &str, published: u64) -> BTreeSet<String> {
+    let (kafka, topic) = (broker.kafka(), topic.to_string());
+    let values = tokio::task::spawn_blocking(move || read_topic(&kafka, &topic, published as usize, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(values.len() as u64, published, "reading the input back");
+    values
+        .iter()
+        .map(|v| serde_json::from_slice::<Post>(v).unwrap())
+        .filter(|p| p.text.contains("建设银行") && p.text.contains("涨"))
+        .map(|p| p.id)
+        .collect()
+}
+
+/// Waits for the sink to have written `expected.len()` posts, lets two more
+/// batches pass so late duplicates would show, and checks the output exactly.
+async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<String>) {
+    eventually(Duration::from_secs(90), || jsonl_posts(jsonl).len() >= expected.len()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let written: Vec<String> = jsonl_posts(jsonl).into_iter().map(|m| m.post.id).collect();
+    let duplicates: Vec<_> = counts(&written).into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(duplicates.is_empty(), "duplicates in the output: {duplicates:?}");
+    let written: BTreeSet<String> = written.into_iter().collect();
+    let missing: Vec<_> = expected.difference(&written).collect();
+    let extra: Vec<_> = written.difference(expected).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, unexpected {extra:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
+    let broker = Broker::start();
+    let kafka = broker.kafka();
+    let topics = unique_topics();
+    let group = unique("filter");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
+    let jsonl = dir.path().join("matched.jsonl");
+
+    let sink = start_sink(&kafka, &topics, &jsonl);
+    let names = ["r0", "r1", "r2"];
+    let replicas: Vec<_> = names.iter().map(|name| start_filter(&kafka, &topics, &group, &rules, name)).collect();
+    wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
+
+    let summary = start_synthetic(&kafka, &topics, POSTS, 0, 7).stop_when_done().await;
+    assert_eq!(summary.published, POSTS);
+    let expected = oracle(&broker, &topics.raw, POSTS).await;
+    assert!(expected.len() > 100, "the synthetic source should give the rule something to match: {}", expected.len());
+    assert_output_equals(&jsonl, &expected).await;
+
+    let all = reports(&kafka, &topics.reports, Duration::from_secs(2)).await;
+    let by_replica = partitions_by_replica(&all);
+    for name in names {
+        let partitions = &by_replica[name];
+        assert!(!partitions.is_empty(), "{name} got no partitions");
+        let posts_in: u64 = all.iter().filter(|r| r.replica == name).map(|r| r.posts_in).sum();
+        assert!(posts_in > 0, "{name} processed nothing: the work was not shared");
+    }
+    let total_in: u64 = all.iter().map(|r| r.posts_in).sum();
+    assert!(total_in >= POSTS, "reports account for {total_in} of {POSTS} posts");
+
+    for replica in replicas {
+        replica.stop().await;
+    }
+    sink.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stopping_one_replica_mid_stream_loses_and_doubles_nothing() {
+    let broker = Broker::start();
+    let kafka = broker.kafka();
+    let topics = unique_topics();
+    let group = unique("filter");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
+    let jsonl = dir.path().join("matched.jsonl");
+
+    let sink = start_sink(&kafka, &topics, &jsonl);
+    let names = ["r0", "r1", "r2"];
+    let mut replicas: Vec<_> = names.iter().map(|name| start_filter(&kafka, &topics, &group, &rules, name)).collect();
+    wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
+
+    // 20,000 posts over ~5 s; one replica stops after ~2 s.
+    let collector = start_synthetic(&kafka, &topics, POSTS, 4000, 11);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped_at = chrono::Utc::now();
+    replicas.remove(1).stop().await;
+
+    let summary = collector.stop_when_done().await;
+    assert_eq!(summary.published, POSTS);
+    let expected = oracle(&broker, &topics.raw, POSTS).await;
+    assert_output_equals(&jsonl, &expected).await;
+
+    // After the stop (and the rebalance it causes) the two others cover all 6 partitions.
+    let all = reports(&kafka, &topics.reports, Duration::from_secs(2)).await;
+    let after: Vec<_> = all.iter().filter(|r| r.batch_time > stopped_at + chrono::Duration::seconds(8)).collect();
+    let by_replica = partitions_by_replica(after.iter().copied());
+    assert!(!by_replica.contains_key("r1"), "the stopped replica kept reporting");
+    let covered: BTreeSet<i32> = by_replica.values().flatten().copied().collect();
+    assert_eq!(covered, (0..6).collect(), "the remaining replicas did not take over: {by_replica:?}");
+
+    for replica in replicas {
+        replica.stop().await;
+    }
+    sink.stop().await;
+}
