@@ -20,7 +20,10 @@ pub mod pipeline;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Path of a service binary built by `cargo build --release --bins`
@@ -33,7 +36,9 @@ pub fn service_binary(name: &str) -> PathBuf {
             return path;
         }
     }
-    panic!("{name} binary not found under target/: run `cargo build --release --bins` (tests/run.sh does)");
+    panic!(
+        "{name} binary not found under target/: run `cargo build --release --bins` (tests/run.sh does)"
+    );
 }
 
 /// The tansu binary: `$TANSU_BIN`, or whatever the install script provides.
@@ -42,14 +47,21 @@ pub fn tansu_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let script = workspace_root().join("deploy/local/install-tansu.sh");
-    let output = Command::new(&script).stderr(Stdio::inherit()).output().unwrap();
+    let output = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{} failed", script.display());
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A real local broker process, killed when dropped.
@@ -66,14 +78,22 @@ impl Broker {
         let address = format!("127.0.0.1:{port}");
         let url = format!("tcp://{address}");
         let child = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let broker = Broker { child, address };
-        wait_until(Duration::from_secs(20), || TcpStream::connect(&broker.address).is_ok());
+        wait_until(Duration::from_secs(20), || {
+            TcpStream::connect(&broker.address).is_ok()
+        });
         broker
     }
 
@@ -84,7 +104,11 @@ impl Broker {
 
     /// Kafka settings pointing at this broker.
     pub fn kafka(&self) -> KafkaSettings {
-        KafkaSettings { brokers: self.address.clone(), startup_timeout_ms: 20_000, ..KafkaSettings::default() }
+        KafkaSettings {
+            brokers: self.address.clone(),
+            startup_timeout_ms: 20_000,
+            ..KafkaSettings::default()
+        }
     }
 }
 
@@ -98,7 +122,11 @@ impl Drop for Broker {
 /// A name unique within the test run: `prefix-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Topic names unique to one test.
@@ -117,7 +145,10 @@ pub fn unique_topics() -> Topics {
 pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < limit, "condition not met within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -126,20 +157,35 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
 pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < limit, "condition not met within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// Reads every record of every partition of `topic` from the beginning until
 /// `expected` records were read or `limit` passes; returns the values.
-pub fn read_topic(kafka: &KafkaSettings, topic: &str, expected: usize, limit: Duration) -> Vec<Vec<u8>> {
-    let consumer: BaseConsumer = kafka.admin_config("test-reader").set("group.id", unique("reader")).create().unwrap();
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)).unwrap();
+pub fn read_topic(
+    kafka: &KafkaSettings,
+    topic: &str,
+    expected: usize,
+    limit: Duration,
+) -> Vec<Vec<u8>> {
+    let consumer: BaseConsumer = kafka
+        .admin_config("test-reader")
+        .set("group.id", unique("reader"))
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .unwrap();
     let partitions = metadata.topics()[0].partitions().len() as i32;
     let mut list = TopicPartitionList::new();
     for partition in 0..partitions {
-        list.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
+        list.add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&list).unwrap();
     let start = Instant::now();

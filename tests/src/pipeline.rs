@@ -48,7 +48,13 @@ pub fn write_rules(dir: &Path, rules: &[(&str, &str)]) -> PathBuf {
 }
 
 /// Starts one filter replica.
-pub fn start_filter(kafka: &KafkaSettings, topics: &Topics, group: &str, rules: &Path, replica: &str) -> Running<()> {
+pub fn start_filter(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    group: &str,
+    rules: &Path,
+    replica: &str,
+) -> Running<()> {
     let config = FilterConfig {
         kafka: kafka.clone(),
         topics: topics.clone(),
@@ -82,8 +88,18 @@ pub fn start_sink(kafka: &KafkaSettings, topics: &Topics, jsonl: &Path) -> Runni
 }
 
 /// Starts a collector publishing `count` synthetic posts at `rate` per second (0 = unpaced).
-pub fn start_synthetic(kafka: &KafkaSettings, topics: &Topics, count: u64, rate: u64, seed: u64) -> Running<RunSummary> {
-    let mut config = CollectorConfig { kafka: kafka.clone(), topics: topics.clone(), ..CollectorConfig::default() };
+pub fn start_synthetic(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    count: u64,
+    rate: u64,
+    seed: u64,
+) -> Running<RunSummary> {
+    let mut config = CollectorConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        ..CollectorConfig::default()
+    };
     config.source = SourceKind::Synthetic;
     config.synthetic.count = count;
     config.synthetic.rate_per_s = rate;
@@ -97,28 +113,48 @@ pub fn start_synthetic(kafka: &KafkaSettings, topics: &Topics, count: u64, rate:
 /// Every batch report in the reports topic (read for `duration`).
 pub async fn reports(kafka: &KafkaSettings, topic: &str, duration: Duration) -> Vec<BatchReport> {
     let (kafka, topic) = (kafka.clone(), topic.to_string());
-    let values = tokio::task::spawn_blocking(move || read_topic_for(&kafka, &topic, duration)).await.unwrap();
-    values.iter().map(|v| serde_json::from_slice(v).unwrap()).collect()
+    let values = tokio::task::spawn_blocking(move || read_topic_for(&kafka, &topic, duration))
+        .await
+        .unwrap();
+    values
+        .iter()
+        .map(|v| serde_json::from_slice(v).unwrap())
+        .collect()
 }
 
 /// Partitions each replica reported, over the given reports.
-pub fn partitions_by_replica<'a>(reports: impl IntoIterator<Item = &'a BatchReport>) -> BTreeMap<String, BTreeSet<i32>> {
+pub fn partitions_by_replica<'a>(
+    reports: impl IntoIterator<Item = &'a BatchReport>,
+) -> BTreeMap<String, BTreeSet<i32>> {
     let mut map: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
     for report in reports {
-        map.entry(report.replica.clone()).or_default().extend(report.covered_partitions());
+        map.entry(report.replica.clone())
+            .or_default()
+            .extend(report.covered_partitions());
     }
     map
 }
 
 /// Waits until each of `replicas` has reported at least one partition.
-pub async fn wait_for_assignments(kafka: &KafkaSettings, topic: &str, replicas: &[&str], limit: Duration) {
+pub async fn wait_for_assignments(
+    kafka: &KafkaSettings,
+    topic: &str,
+    replicas: &[&str],
+    limit: Duration,
+) {
     let start = std::time::Instant::now();
     loop {
         let seen = partitions_by_replica(&reports(kafka, topic, Duration::from_millis(1500)).await);
-        if replicas.iter().all(|r| seen.get(*r).is_some_and(|p| !p.is_empty())) {
+        if replicas
+            .iter()
+            .all(|r| seen.get(*r).is_some_and(|p| !p.is_empty()))
+        {
             return;
         }
-        assert!(start.elapsed() < limit, "not every replica got partitions within {limit:?}: {seen:?}");
+        assert!(
+            start.elapsed() < limit,
+            "not every replica got partitions within {limit:?}: {seen:?}"
+        );
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use weibostream_shared::Post;
 use weibostream_tests::pipeline::{
-    jsonl_posts, partitions_by_replica, reports, start_filter, start_sink, start_synthetic, wait_for_assignments,
-    write_rules,
+    jsonl_posts, partitions_by_replica, reports, start_filter, start_sink, start_synthetic,
+    wait_for_assignments, write_rules,
 };
 use weibostream_tests::{Broker, counts, eventually, read_topic, unique, unique_topics};
 
@@ -18,9 +18,11 @@ const POSTS: u64 = 20_000;
 /// from what is actually in the topic, not from the filter's code.
 async fn oracle(broker: &Broker, topic: &str, published: u64) -> BTreeSet<String> {
     let (kafka, topic) = (broker.kafka(), topic.to_string());
-    let values = tokio::task::spawn_blocking(move || read_topic(&kafka, &topic, published as usize, Duration::from_secs(60)))
-        .await
-        .unwrap();
+    let values = tokio::task::spawn_blocking(move || {
+        read_topic(&kafka, &topic, published as usize, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
     assert_eq!(values.len() as u64, published, "reading the input back");
     values
         .iter()
@@ -33,15 +35,27 @@ async fn oracle(broker: &Broker, topic: &str, published: u64) -> BTreeSet<String
 /// Waits for the sink to have written `expected.len()` posts, lets two more
 /// batches pass so late duplicates would show, and checks the output exactly.
 async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<String>) {
-    eventually(Duration::from_secs(90), || jsonl_posts(jsonl).len() >= expected.len()).await;
+    eventually(Duration::from_secs(90), || {
+        jsonl_posts(jsonl).len() >= expected.len()
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let written: Vec<String> = jsonl_posts(jsonl).into_iter().map(|m| m.post.id).collect();
-    let duplicates: Vec<_> = counts(&written).into_iter().filter(|(_, n)| *n > 1).collect();
-    assert!(duplicates.is_empty(), "duplicates in the output: {duplicates:?}");
+    let duplicates: Vec<_> = counts(&written)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicates in the output: {duplicates:?}"
+    );
     let written: BTreeSet<String> = written.into_iter().collect();
     let missing: Vec<_> = expected.difference(&written).collect();
     let extra: Vec<_> = written.difference(expected).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, unexpected {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, unexpected {extra:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -56,13 +70,22 @@ async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
 
     let sink = start_sink(&kafka, &topics, &jsonl);
     let names = ["r0", "r1", "r2"];
-    let replicas: Vec<_> = names.iter().map(|name| start_filter(&kafka, &topics, &group, &rules, name)).collect();
+    let replicas: Vec<_> = names
+        .iter()
+        .map(|name| start_filter(&kafka, &topics, &group, &rules, name))
+        .collect();
     wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
 
-    let summary = start_synthetic(&kafka, &topics, POSTS, 0, 7).stop_when_done().await;
+    let summary = start_synthetic(&kafka, &topics, POSTS, 0, 7)
+        .stop_when_done()
+        .await;
     assert_eq!(summary.published, POSTS);
     let expected = oracle(&broker, &topics.raw, POSTS).await;
-    assert!(expected.len() > 100, "the synthetic source should give the rule something to match: {}", expected.len());
+    assert!(
+        expected.len() > 100,
+        "the synthetic source should give the rule something to match: {}",
+        expected.len()
+    );
     assert_output_equals(&jsonl, &expected).await;
 
     let all = reports(&kafka, &topics.reports, Duration::from_secs(2)).await;
@@ -70,11 +93,21 @@ async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
     for name in names {
         let partitions = &by_replica[name];
         assert!(!partitions.is_empty(), "{name} got no partitions");
-        let posts_in: u64 = all.iter().filter(|r| r.replica == name).map(|r| r.posts_in).sum();
-        assert!(posts_in > 0, "{name} processed nothing: the work was not shared");
+        let posts_in: u64 = all
+            .iter()
+            .filter(|r| r.replica == name)
+            .map(|r| r.posts_in)
+            .sum();
+        assert!(
+            posts_in > 0,
+            "{name} processed nothing: the work was not shared"
+        );
     }
     let total_in: u64 = all.iter().map(|r| r.posts_in).sum();
-    assert!(total_in >= POSTS, "reports account for {total_in} of {POSTS} posts");
+    assert!(
+        total_in >= POSTS,
+        "reports account for {total_in} of {POSTS} posts"
+    );
 
     for replica in replicas {
         replica.stop().await;
@@ -94,7 +127,10 @@ async fn stopping_one_replica_mid_stream_loses_and_doubles_nothing() {
 
     let sink = start_sink(&kafka, &topics, &jsonl);
     let names = ["r0", "r1", "r2"];
-    let mut replicas: Vec<_> = names.iter().map(|name| start_filter(&kafka, &topics, &group, &rules, name)).collect();
+    let mut replicas: Vec<_> = names
+        .iter()
+        .map(|name| start_filter(&kafka, &topics, &group, &rules, name))
+        .collect();
     wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
 
     // 20,000 posts over ~5 s; one replica stops after ~2 s.
@@ -110,11 +146,21 @@ async fn stopping_one_replica_mid_stream_loses_and_doubles_nothing() {
 
     // After the stop (and the rebalance it causes) the two others cover all 6 partitions.
     let all = reports(&kafka, &topics.reports, Duration::from_secs(2)).await;
-    let after: Vec<_> = all.iter().filter(|r| r.batch_time > stopped_at + chrono::Duration::seconds(8)).collect();
+    let after: Vec<_> = all
+        .iter()
+        .filter(|r| r.batch_time > stopped_at + chrono::Duration::seconds(8))
+        .collect();
     let by_replica = partitions_by_replica(after.iter().copied());
-    assert!(!by_replica.contains_key("r1"), "the stopped replica kept reporting");
+    assert!(
+        !by_replica.contains_key("r1"),
+        "the stopped replica kept reporting"
+    );
     let covered: BTreeSet<i32> = by_replica.values().flatten().copied().collect();
-    assert_eq!(covered, (0..6).collect(), "the remaining replicas did not take over: {by_replica:?}");
+    assert_eq!(
+        covered,
+        (0..6).collect(),
+        "the remaining replicas did not take over: {by_replica:?}"
+    );
 
     for replica in replicas {
         replica.stop().await;

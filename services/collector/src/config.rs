@@ -30,7 +30,11 @@ pub struct SyntheticSettings {
 
 impl Default for SyntheticSettings {
     fn default() -> Self {
-        SyntheticSettings { seed: 42, rate_per_s: 200, count: 0 }
+        SyntheticSettings {
+            seed: 42,
+            rate_per_s: 200,
+            count: 0,
+        }
     }
 }
 
@@ -61,7 +65,11 @@ pub struct FileSettings {
 
 impl Default for FileSettings {
     fn default() -> Self {
-        FileSettings { path: PathBuf::new(), rate_per_s: 0, progress: Progress::Auto }
+        FileSettings {
+            path: PathBuf::new(),
+            rate_per_s: 0,
+            progress: Progress::Auto,
+        }
     }
 }
 

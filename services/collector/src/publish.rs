@@ -61,9 +61,17 @@ impl Publisher {
         let counts = Arc::new(DeliveryCounts::default());
         let producer = settings
             .producer_config("collector")
-            .create_with_context(CountingContext { counts: counts.clone() })
+            .create_with_context(CountingContext {
+                counts: counts.clone(),
+            })
             .context("creating the producer")?;
-        Ok(Publisher { producer, topic: topic.to_string(), counts, buffer: Vec::with_capacity(1024), sent: 0 })
+        Ok(Publisher {
+            producer,
+            topic: topic.to_string(),
+            counts,
+            buffer: Vec::with_capacity(1024),
+            sent: 0,
+        })
     }
 
     /// Enqueues a post, waiting while the local queue is full.
@@ -71,7 +79,9 @@ impl Publisher {
         self.buffer.clear();
         serde_json::to_writer(&mut self.buffer, post).context("encoding a post")?;
         loop {
-            let record = BaseRecord::to(&self.topic).key(post.author.id.as_str()).payload(&self.buffer);
+            let record = BaseRecord::to(&self.topic)
+                .key(post.author.id.as_str())
+                .payload(&self.buffer);
             match self.producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
@@ -98,7 +108,11 @@ impl Publisher {
     /// errors if any was not.
     pub fn finish(&self, timeout: Duration) -> anyhow::Result<u64> {
         if let Err(error) = self.producer.flush(timeout) {
-            bail!("{} post(s) unacknowledged after {} ms: {error}", self.producer.in_flight_count(), timeout.as_millis());
+            bail!(
+                "{} post(s) unacknowledged after {} ms: {error}",
+                self.producer.in_flight_count(),
+                timeout.as_millis()
+            );
         }
         let failed = self.counts.failed.load(Ordering::Relaxed);
         if failed > 0 {

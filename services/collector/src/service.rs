@@ -38,7 +38,10 @@ impl Collector {
     pub fn build(config: CollectorConfig) -> Result<Collector, String> {
         config.validate()?;
         if config.source == SourceKind::File && !config.file.path.is_file() {
-            return Err(format!("file.path: {} is not a readable file", config.file.path.display()));
+            return Err(format!(
+                "file.path: {} is not a readable file",
+                config.file.path.display()
+            ));
         }
         Ok(Collector { config })
     }
@@ -62,17 +65,30 @@ impl Collector {
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
         let finish = tokio::task::block_in_place(|| publisher.finish(timeout));
         summary.published = finish?;
-        tracing::info!(published = summary.published, skipped = summary.skipped,
-            bad_records = summary.bad_records, "collector stopped");
+        tracing::info!(
+            published = summary.published,
+            skipped = summary.skipped,
+            bad_records = summary.bad_records,
+            "collector stopped"
+        );
         Ok(summary)
     }
 
-    async fn run_synthetic(&self, publisher: &mut Publisher, shutdown: &CancellationToken) -> anyhow::Result<RunSummary> {
+    async fn run_synthetic(
+        &self,
+        publisher: &mut Publisher,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<RunSummary> {
         let settings = &self.config.synthetic;
         let mut posts = SyntheticPosts::new(settings.seed);
         let mut pace = Pace::new(settings.rate_per_s);
-        let bar = progress_bar(Progress::Auto, (settings.count > 0).then_some(settings.count), "posts");
-        while !shutdown.is_cancelled() && (settings.count == 0 || publisher.sent() < settings.count) {
+        let bar = progress_bar(
+            Progress::Auto,
+            (settings.count > 0).then_some(settings.count),
+            "posts",
+        );
+        while !shutdown.is_cancelled() && (settings.count == 0 || publisher.sent() < settings.count)
+        {
             let post = posts.next_post(Utc::now());
             publisher.publish(&post).await?;
             bar.inc(1);
@@ -82,7 +98,11 @@ impl Collector {
         Ok(RunSummary::default())
     }
 
-    async fn run_file(&self, publisher: &mut Publisher, shutdown: &CancellationToken) -> anyhow::Result<RunSummary> {
+    async fn run_file(
+        &self,
+        publisher: &mut Publisher,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<RunSummary> {
         let settings = &self.config.file;
         let file = File::open(&settings.path)?;
         let size = file.metadata().map(|m| m.len()).ok();
@@ -145,13 +165,17 @@ struct Pace {
 
 impl Pace {
     fn new(rate_per_s: u64) -> Self {
-        Pace { rate_per_s, start: tokio::time::Instant::now(), count: 0 }
+        Pace {
+            rate_per_s,
+            start: tokio::time::Instant::now(),
+            count: 0,
+        }
     }
 
     async fn tick(&mut self) {
         self.count += 1;
         if self.rate_per_s == 0 {
-            if self.count % 1024 == 0 {
+            if self.count.is_multiple_of(1024) {
                 tokio::task::yield_now().await;
             }
             return;
@@ -160,7 +184,7 @@ impl Pace {
         // Sleeping costs ~1 ms at best; only sleep once ahead by more than that.
         if due > tokio::time::Instant::now() + Duration::from_millis(2) {
             tokio::time::sleep_until(due).await;
-        } else if self.count % 1024 == 0 {
+        } else if self.count.is_multiple_of(1024) {
             tokio::task::yield_now().await;
         }
     }

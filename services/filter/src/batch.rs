@@ -107,7 +107,10 @@ impl OpenBatch {
                 records: 0,
             });
         }
-        let matched_per_rule = rule_ids.map(str::to_string).zip(self.per_rule.iter().copied()).collect();
+        let matched_per_rule = rule_ids
+            .map(str::to_string)
+            .zip(self.per_rule.iter().copied())
+            .collect();
         BatchReport {
             batch_time: self.batch_time,
             interval_ms,
@@ -135,7 +138,10 @@ mod tests {
         assert_eq!(batch_end(at(0), 5000), at(5000));
         assert_eq!(batch_end(at(4999), 5000), at(5000));
         assert_eq!(batch_end(at(5000), 5000), at(10_000));
-        assert_eq!(batch_end(at(1_421_837_403_123), 5000), at(1_421_837_405_000));
+        assert_eq!(
+            batch_end(at(1_421_837_403_123), 5000),
+            at(1_421_837_405_000)
+        );
     }
 
     #[test]
@@ -153,7 +159,10 @@ mod tests {
         assert_eq!(report.matched_posts, 1);
         assert_eq!(report.dead_lettered, 1);
         assert_eq!(report.matched_per_rule.get("a"), Some(&1));
-        assert_eq!(report.covered_partitions().collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(
+            report.covered_partitions().collect::<Vec<_>>(),
+            vec![0, 1, 3]
+        );
         assert_eq!(report.partitions[2].first_offset, Some(10));
         assert_eq!(report.partitions[2].last_offset, Some(11));
         assert_eq!(report.partitions[0].records, 0);

@@ -52,10 +52,16 @@ impl FilterConfig {
             return Err("group: must not be empty".into());
         }
         if self.batch_interval_ms < 100 {
-            return Err(format!("batch_interval_ms: {} is below the 100 ms minimum", self.batch_interval_ms));
+            return Err(format!(
+                "batch_interval_ms: {} is below the 100 ms minimum",
+                self.batch_interval_ms
+            ));
         }
         if self.max_record_bytes < 64 {
-            return Err(format!("max_record_bytes: {} is below the 64 byte minimum", self.max_record_bytes));
+            return Err(format!(
+                "max_record_bytes: {} is below the 64 byte minimum",
+                self.max_record_bytes
+            ));
         }
         if self.shutdown_timeout_ms == 0 {
             return Err("shutdown_timeout_ms: must be above 0".into());
@@ -82,6 +88,11 @@ mod tests {
         let mut config = FilterConfig::default();
         assert!(config.validate().is_ok());
         config.batch_interval_ms = 10;
-        assert!(config.validate().unwrap_err().starts_with("batch_interval_ms"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .starts_with("batch_interval_ms")
+        );
     }
 }

@@ -67,10 +67,20 @@ pub fn decode_post(payload: Option<&[u8]>, max_bytes: usize) -> Result<Post, Rej
         detail: e.to_string(),
     })?;
     let post: Post = serde_json::from_str(text).map_err(|e| {
-        let reason = if e.is_data() { DeadLetterReason::NotAPost } else { DeadLetterReason::InvalidJson };
-        Rejected { reason, detail: e.to_string() }
+        let reason = if e.is_data() {
+            DeadLetterReason::NotAPost
+        } else {
+            DeadLetterReason::InvalidJson
+        };
+        Rejected {
+            reason,
+            detail: e.to_string(),
+        }
     })?;
-    post.validate().map_err(|detail| Rejected { reason: DeadLetterReason::InvalidPost, detail: detail.into() })?;
+    post.validate().map_err(|detail| Rejected {
+        reason: DeadLetterReason::InvalidPost,
+        detail: detail.into(),
+    })?;
     Ok(post)
 }
 
@@ -96,11 +106,20 @@ mod tests {
         assert_eq!(reason(None), DeadLetterReason::EmptyPayload);
         assert_eq!(reason(Some(b"")), DeadLetterReason::EmptyPayload);
         assert_eq!(reason(Some(&vec![b' '; 2000])), DeadLetterReason::TooLarge);
-        assert_eq!(reason(Some(b"{\"id\":\"\xff\"}")), DeadLetterReason::InvalidUtf8);
+        assert_eq!(
+            reason(Some(b"{\"id\":\"\xff\"}")),
+            DeadLetterReason::InvalidUtf8
+        );
         assert_eq!(reason(Some(b"{\"id\": ")), DeadLetterReason::InvalidJson);
         assert_eq!(reason(Some(b"[1,2]")), DeadLetterReason::NotAPost);
-        assert_eq!(reason(Some(br#"{"id":"weibo:1"}"#)), DeadLetterReason::NotAPost);
+        assert_eq!(
+            reason(Some(br#"{"id":"weibo:1"}"#)),
+            DeadLetterReason::NotAPost
+        );
         let unprefixed = GOOD.replace("weibo:1", "1");
-        assert_eq!(reason(Some(unprefixed.as_bytes())), DeadLetterReason::InvalidPost);
+        assert_eq!(
+            reason(Some(unprefixed.as_bytes())),
+            DeadLetterReason::InvalidPost
+        );
     }
 }

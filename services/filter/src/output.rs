@@ -28,7 +28,13 @@ pub fn matched_record(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    let header = MatchedHeader { batch_time, replica, rules, partition, offset };
+    let header = MatchedHeader {
+        batch_time,
+        replica,
+        rules,
+        partition,
+        offset,
+    };
     // Serializing plain strings and numbers into a Vec cannot fail.
     if serde_json::to_writer(&mut *out, &header).is_ok() {
         out.pop();
@@ -39,18 +45,45 @@ pub fn matched_record(
 }
 
 /// Headers of a dead-letter record: why, where from, and when.
-pub fn dead_letter_headers(rejected: &Rejected, topic: &str, partition: i32, offset: i64, replica: &str) -> OwnedHeaders {
+pub fn dead_letter_headers(
+    rejected: &Rejected,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    replica: &str,
+) -> OwnedHeaders {
     let at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let partition = partition.to_string();
     let offset = offset.to_string();
     OwnedHeaders::new()
-        .insert(Header { key: "dlq.reason", value: Some(rejected.reason.as_str()) })
-        .insert(Header { key: "dlq.error", value: Some(rejected.detail.as_str()) })
-        .insert(Header { key: "dlq.source.topic", value: Some(topic) })
-        .insert(Header { key: "dlq.source.partition", value: Some(partition.as_str()) })
-        .insert(Header { key: "dlq.source.offset", value: Some(offset.as_str()) })
-        .insert(Header { key: "dlq.at", value: Some(at.as_str()) })
-        .insert(Header { key: "dlq.replica", value: Some(replica) })
+        .insert(Header {
+            key: "dlq.reason",
+            value: Some(rejected.reason.as_str()),
+        })
+        .insert(Header {
+            key: "dlq.error",
+            value: Some(rejected.detail.as_str()),
+        })
+        .insert(Header {
+            key: "dlq.source.topic",
+            value: Some(topic),
+        })
+        .insert(Header {
+            key: "dlq.source.partition",
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: "dlq.source.offset",
+            value: Some(offset.as_str()),
+        })
+        .insert(Header {
+            key: "dlq.at",
+            value: Some(at.as_str()),
+        })
+        .insert(Header {
+            key: "dlq.replica",
+            value: Some(replica),
+        })
 }
 
 #[cfg(test)]
@@ -77,10 +110,17 @@ mod tests {
 
     #[test]
     fn dead_letter_headers_say_why_and_where() {
-        let rejected = Rejected { reason: DeadLetterReason::InvalidJson, detail: "eof".into() };
+        let rejected = Rejected {
+            reason: DeadLetterReason::InvalidJson,
+            detail: "eof".into(),
+        };
         let headers = dead_letter_headers(&rejected, "posts.raw", 4, 17, "r1");
         let get = |key: &str| {
-            headers.iter().find(|h| h.key == key).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+            headers
+                .iter()
+                .find(|h| h.key == key)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
         };
         assert_eq!(get("dlq.reason").as_deref(), Some("invalid_json"));
         assert_eq!(get("dlq.source.partition").as_deref(), Some("4"));

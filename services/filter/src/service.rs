@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -30,11 +32,22 @@ impl ClientContext for FilterContext {}
 
 impl ConsumerContext for FilterContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let list = |tpl: &TopicPartitionList| tpl.elements().iter().map(|e| e.partition()).collect::<Vec<_>>();
+        let list = |tpl: &TopicPartitionList| {
+            tpl.elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect::<Vec<_>>()
+        };
         match rebalance {
-            Rebalance::Assign(tpl) => tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned"),
-            Rebalance::Revoke(tpl) => tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked"),
-            Rebalance::Error(error) => tracing::warn!(replica = %self.replica, %error, "rebalance error"),
+            Rebalance::Assign(tpl) => {
+                tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked")
+            }
+            Rebalance::Error(error) => {
+                tracing::warn!(replica = %self.replica, %error, "rebalance error")
+            }
         }
     }
 }
@@ -63,7 +76,11 @@ impl Filter {
         config.validate().map_err(BuildError::Config)?;
         let rules = RuleSet::load(&config.rules_path)?;
         let replica = config.effective_replica_id();
-        Ok(Filter { config, rules, replica })
+        Ok(Filter {
+            config,
+            rules,
+            replica,
+        })
     }
 
     /// This replica's id, as written in its reports.
@@ -94,15 +111,20 @@ impl Filter {
         )
         .await?;
 
-        let context = FilterContext { replica: self.replica.clone() };
+        let context = FilterContext {
+            replica: self.replica.clone(),
+        };
         let consumer: StreamConsumer<FilterContext> = config
             .kafka
             .consumer_config(SERVICE, &config.group)
             .create_with_context(context)
             .context("creating the consumer")?;
         consumer.subscribe(&[&topics.raw]).context("subscribing")?;
-        let producer: FutureProducer =
-            config.kafka.producer_config(SERVICE).create().context("creating the producer")?;
+        let producer: FutureProducer = config
+            .kafka
+            .producer_config(SERVICE)
+            .create()
+            .context("creating the producer")?;
         tracing::info!(replica = %self.replica, group = %config.group, topic = %topics.raw,
             rules = self.rules.len(), interval_ms = config.batch_interval_ms, "filter started");
 
@@ -141,7 +163,11 @@ impl<'a> Worker<'a> {
         }
     }
 
-    async fn run_batches(&mut self, consumer: &StreamConsumer<FilterContext>, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    async fn run_batches(
+        &mut self,
+        consumer: &StreamConsumer<FilterContext>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let interval_ms = self.filter.config.batch_interval_ms;
         loop {
             let now = Utc::now();
@@ -165,7 +191,9 @@ impl<'a> Worker<'a> {
             if stopping {
                 match tokio::time::timeout(limit, close).await {
                     Ok(result) => result?,
-                    Err(_) => tracing::warn!("open batch not acknowledged in time; its posts will be redelivered"),
+                    Err(_) => tracing::warn!(
+                        "open batch not acknowledged in time; its posts will be redelivered"
+                    ),
                 }
                 return Ok(());
             }
@@ -177,29 +205,56 @@ impl<'a> Worker<'a> {
         self.rule_ids.len()
     }
 
-    async fn handle(&mut self, message: &BorrowedMessage<'_>, batch: &mut OpenBatch) -> anyhow::Result<()> {
+    async fn handle(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        batch: &mut OpenBatch,
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
         let config = &self.filter.config;
         let (partition, offset) = (message.partition(), message.offset());
         batch.record_read(partition, offset);
         match decode_post(message.payload(), config.max_record_bytes) {
             Ok(post) => {
-                self.filter.rules.match_text(&post.text, &mut self.scratch, &mut self.matched);
+                self.filter
+                    .rules
+                    .match_text(&post.text, &mut self.scratch, &mut self.matched);
                 batch.post_processed(&self.matched);
                 if !self.matched.is_empty() {
-                    let rules: Vec<&str> = self.matched.iter().map(|&i| self.rule_ids[i].as_str()).collect();
+                    let rules: Vec<&str> = self
+                        .matched
+                        .iter()
+                        .map(|&i| self.rule_ids[i].as_str())
+                        .collect();
                     let raw = message.payload().unwrap_or_default();
                     let time = batch.batch_time();
-                    matched_record(&time, &self.filter.replica, &rules, partition, offset, raw, &mut self.out);
-                    let record = FutureRecord::to(&config.topics.matched).key(post.id.as_str()).payload(&self.out);
-                    self.deliveries.push(kafka::enqueue(self.producer, record).await?);
+                    matched_record(
+                        &time,
+                        &self.filter.replica,
+                        &rules,
+                        partition,
+                        offset,
+                        raw,
+                        &mut self.out,
+                    );
+                    let record = FutureRecord::to(&config.topics.matched)
+                        .key(post.id.as_str())
+                        .payload(&self.out);
+                    self.deliveries
+                        .push(kafka::enqueue(self.producer, record).await?);
                 }
             }
             Err(rejected) => {
                 tracing::warn!(partition, offset, reason = %rejected.reason, error = %rejected.detail,
                     "undecodable record sent to the dead-letter topic");
                 batch.dead_lettered();
-                let headers = dead_letter_headers(&rejected, message.topic(), partition, offset, &self.filter.replica);
+                let headers = dead_letter_headers(
+                    &rejected,
+                    message.topic(),
+                    partition,
+                    offset,
+                    &self.filter.replica,
+                );
                 let mut record = FutureRecord::to(&config.topics.dlq).headers(headers);
                 if let Some(payload) = message.payload() {
                     record = record.payload(payload);
@@ -207,7 +262,8 @@ impl<'a> Worker<'a> {
                 if let Some(key) = message.key() {
                     record = record.key(key);
                 }
-                self.deliveries.push(kafka::enqueue(self.producer, record).await?);
+                self.deliveries
+                    .push(kafka::enqueue(self.producer, record).await?);
             }
         }
         self.busy += started.elapsed();
@@ -216,12 +272,21 @@ impl<'a> Worker<'a> {
 
     /// Publishes the report after the batch's records are acknowledged, then
     /// commits what the batch read from partitions this replica still owns.
-    async fn close(&mut self, consumer: &StreamConsumer<FilterContext>, batch: OpenBatch, final_batch: bool) -> anyhow::Result<()> {
+    async fn close(
+        &mut self,
+        consumer: &StreamConsumer<FilterContext>,
+        batch: OpenBatch,
+        final_batch: bool,
+    ) -> anyhow::Result<()> {
         let closed = Instant::now();
         let config = &self.filter.config;
         kafka::await_deliveries(std::mem::take(&mut self.deliveries)).await?;
         let assignment = consumer.assignment().context("reading the assignment")?;
-        let assigned: Vec<i32> = assignment.elements().iter().map(|e| e.partition()).collect();
+        let assigned: Vec<i32> = assignment
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect();
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
             self.busy = Duration::ZERO;
             return Ok(());
@@ -236,7 +301,9 @@ impl<'a> Worker<'a> {
             processing.as_secs_f64() * 1000.0,
         );
         let payload = serde_json::to_vec(&report).context("encoding the batch report")?;
-        let record = FutureRecord::to(&config.topics.reports).key(self.filter.replica.as_str()).payload(&payload);
+        let record = FutureRecord::to(&config.topics.reports)
+            .key(self.filter.replica.as_str())
+            .payload(&payload);
         kafka::await_deliveries(vec![kafka::enqueue(self.producer, record).await?]).await?;
 
         let mut commit = TopicPartitionList::new();
@@ -246,7 +313,11 @@ impl<'a> Worker<'a> {
             }
         }
         if commit.count() > 0 {
-            let mode = if final_batch { CommitMode::Sync } else { CommitMode::Async };
+            let mode = if final_batch {
+                CommitMode::Sync
+            } else {
+                CommitMode::Async
+            };
             if let Err(error) = consumer.commit(&commit, mode) {
                 tracing::warn!(%error, "offset commit failed; the batch may be redelivered");
             }

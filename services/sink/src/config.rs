@@ -62,7 +62,9 @@ impl SinkConfig {
             return Err("dedupe_capacity: must be above 0".into());
         }
         if !self.print && self.jsonl_path.is_none() {
-            return Err("print is false and jsonl_path is unset: the sink would output nothing".into());
+            return Err(
+                "print is false and jsonl_path is unset: the sink would output nothing".into(),
+            );
         }
         if self.shutdown_timeout_ms == 0 {
             return Err("shutdown_timeout_ms: must be above 0".into());

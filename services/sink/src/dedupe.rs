@@ -13,7 +13,11 @@ pub struct Dedupe {
 impl Dedupe {
     /// An empty set holding at most `capacity` ids.
     pub fn new(capacity: usize) -> Self {
-        Dedupe { capacity: capacity.max(1), ids: HashSet::new(), order: VecDeque::new() }
+        Dedupe {
+            capacity: capacity.max(1),
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+        }
     }
 
     /// Records `id`; returns false when it was already there (a duplicate).
@@ -21,10 +25,10 @@ impl Dedupe {
         if self.ids.contains(id) {
             return false;
         }
-        if self.order.len() == self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.ids.remove(&oldest);
-            }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
         }
         self.ids.insert(id.to_string());
         self.order.push_back(id.to_string());

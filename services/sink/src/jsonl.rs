@@ -21,7 +21,8 @@ impl JsonLinesOutput {
     /// already holds in `seen`, so a restarted sink does not write them again.
     pub fn open(path: &Path, seen: &mut Dedupe) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
         if path.exists() {
             let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
@@ -38,7 +39,10 @@ impl JsonLinesOutput {
             .append(true)
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        Ok(JsonLinesOutput { path: path.to_path_buf(), writer: BufWriter::new(file) })
+        Ok(JsonLinesOutput {
+            path: path.to_path_buf(),
+            writer: BufWriter::new(file),
+        })
     }
 
     /// Appends posts and makes them durable before returning, so offsets
@@ -51,7 +55,12 @@ impl JsonLinesOutput {
             serde_json::to_writer(&mut self.writer, post)?;
             self.writer.write_all(b"\n")?;
         }
-        self.writer.flush().with_context(|| format!("writing {}", self.path.display()))?;
-        self.writer.get_ref().sync_data().with_context(|| format!("syncing {}", self.path.display()))
+        self.writer
+            .flush()
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.writer
+            .get_ref()
+            .sync_data()
+            .with_context(|| format!("syncing {}", self.path.display()))
     }
 }

@@ -45,7 +45,10 @@ pub struct Block {
 impl Block {
     /// Partitions covered by the block's reports.
     pub fn covered_partitions(&self) -> BTreeSet<i32> {
-        self.reports.iter().flat_map(|r| r.covered_partitions()).collect()
+        self.reports
+            .iter()
+            .flat_map(|r| r.covered_partitions())
+            .collect()
     }
 }
 
@@ -125,8 +128,16 @@ impl Merger {
             if !complete && !expired {
                 break;
             }
-            let Some((_, pending)) = self.pending.pop_first() else { break };
-            let completion = if complete { Completion::Complete } else { Completion::Late { missing_partitions: missing } };
+            let Some((_, pending)) = self.pending.pop_first() else {
+                break;
+            };
+            let completion = if complete {
+                Completion::Complete
+            } else {
+                Completion::Late {
+                    missing_partitions: missing,
+                }
+            };
             self.last_output = Some(batch_time);
             blocks.push(self.block(batch_time, pending, completion));
         }
@@ -138,13 +149,23 @@ impl Merger {
 
     /// Outputs everything pending now (used on shutdown).
     pub fn flush_all(&mut self) -> Vec<Block> {
-        let far_future = self.pending.last_key_value().map(|(t, _)| *t + self.grace).unwrap_or_else(Utc::now);
+        let far_future = self
+            .pending
+            .last_key_value()
+            .map(|(t, _)| *t + self.grace)
+            .unwrap_or_else(Utc::now);
         self.ready(far_future)
     }
 
     fn missing_partitions(&self, pending: &Pending) -> Vec<i32> {
-        let covered: BTreeSet<i32> = pending.reports.values().flat_map(|r| r.covered_partitions()).collect();
-        (0..self.partition_count).filter(|p| !covered.contains(p)).collect()
+        let covered: BTreeSet<i32> = pending
+            .reports
+            .values()
+            .flat_map(|r| r.covered_partitions())
+            .collect();
+        (0..self.partition_count)
+            .filter(|p| !covered.contains(p))
+            .collect()
     }
 
     fn all_matches_arrived(&self, pending: &Pending) -> bool {
@@ -153,7 +174,12 @@ impl Merger {
         })
     }
 
-    fn block(&mut self, batch_time: DateTime<Utc>, pending: Pending, completion: Completion) -> Block {
+    fn block(
+        &mut self,
+        batch_time: DateTime<Utc>,
+        pending: Pending,
+        completion: Completion,
+    ) -> Block {
         let mut duplicates_dropped = 0;
         let mut posts = Vec::with_capacity(pending.posts.len());
         for post in pending.posts {
@@ -188,7 +214,11 @@ mod tests {
     }
 
     fn receipt(offset: i64) -> Receipt {
-        Receipt { topic: "m".into(), partition: 0, offset }
+        Receipt {
+            topic: "m".into(),
+            partition: 0,
+            offset,
+        }
     }
 
     fn matched(id: &str, batch: i64, replica: &str) -> MatchedPost {
@@ -204,7 +234,12 @@ mod tests {
                 text: "x".into(),
                 lang: None,
                 created_at: t(0),
-                author: Author { id: "1".into(), name: "a".into(), followers: None, verified: false },
+                author: Author {
+                    id: "1".into(),
+                    name: "a".into(),
+                    followers: None,
+                    verified: false,
+                },
                 url: None,
                 reposts: 0,
                 comments: 0,
@@ -223,7 +258,12 @@ mod tests {
             replica: replica.into(),
             partitions: partitions
                 .iter()
-                .map(|&partition| PartitionRange { partition, first_offset: None, last_offset: None, records: 0 })
+                .map(|&partition| PartitionRange {
+                    partition,
+                    first_offset: None,
+                    last_offset: None,
+                    records: 0,
+                })
                 .collect(),
             posts_in: 10,
             dead_lettered: 0,
@@ -243,7 +283,10 @@ mod tests {
         m.add_report(report(5, "a", &[0, 1], 1), receipt(0));
         assert!(m.ready(t(6)).is_empty());
         m.add_report(report(5, "b", &[2, 3], 0), receipt(1));
-        assert!(m.ready(t(6)).is_empty(), "replica a's match has not arrived");
+        assert!(
+            m.ready(t(6)).is_empty(),
+            "replica a's match has not arrived"
+        );
         m.add_post(matched("1", 5, "a"), receipt(2));
         let blocks = m.ready(t(6));
         assert_eq!(blocks.len(), 1);
@@ -257,10 +300,18 @@ mod tests {
         let mut m = merger();
         m.add_report(report(5, "a", &[0, 1, 2], 0), receipt(0));
         m.add_report(report(10, "a", &[0, 1, 2, 3], 0), receipt(1));
-        assert!(m.ready(t(14)).is_empty(), "batch 10 is complete but waits for batch 5");
+        assert!(
+            m.ready(t(14)).is_empty(),
+            "batch 10 is complete but waits for batch 5"
+        );
         let blocks = m.ready(t(15));
         assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0].completion, Completion::Late { missing_partitions: vec![3] });
+        assert_eq!(
+            blocks[0].completion,
+            Completion::Late {
+                missing_partitions: vec![3]
+            }
+        );
         assert_eq!(blocks[1].completion, Completion::Complete);
     }
 

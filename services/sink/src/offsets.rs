@@ -27,14 +27,20 @@ impl OffsetTracker {
     /// Notes a record as consumed but not yet output.
     pub fn consumed(&mut self, receipt: &Receipt) {
         let key = (receipt.topic.clone(), receipt.partition);
-        self.pending.entry(key.clone()).or_default().insert(receipt.offset);
+        self.pending
+            .entry(key.clone())
+            .or_default()
+            .insert(receipt.offset);
         let next = self.next.entry(key).or_insert(receipt.offset + 1);
         *next = (*next).max(receipt.offset + 1);
     }
 
     /// Notes a record as output (or deliberately dropped).
     pub fn done(&mut self, receipt: &Receipt) {
-        if let Some(set) = self.pending.get_mut(&(receipt.topic.clone(), receipt.partition)) {
+        if let Some(set) = self
+            .pending
+            .get_mut(&(receipt.topic.clone(), receipt.partition))
+        {
             set.remove(&receipt.offset);
         }
     }
@@ -43,7 +49,11 @@ impl OffsetTracker {
     pub fn take_commits(&mut self) -> Vec<(String, i32, i64)> {
         let mut out = Vec::new();
         for (key, next) in &self.next {
-            let point = self.pending.get(key).and_then(|set| set.first().copied()).unwrap_or(*next);
+            let point = self
+                .pending
+                .get(key)
+                .and_then(|set| set.first().copied())
+                .unwrap_or(*next);
             if self.committed.get(key) != Some(&point) {
                 out.push((key.0.clone(), key.1, point));
             }
@@ -69,7 +79,11 @@ mod tests {
     use super::*;
 
     fn r(partition: i32, offset: i64) -> Receipt {
-        Receipt { topic: "t".into(), partition, offset }
+        Receipt {
+            topic: "t".into(),
+            partition,
+            offset,
+        }
     }
 
     #[test]

@@ -29,14 +29,22 @@ pub fn render(block: &Block, options: PrintOptions) -> String {
         Completion::Complete => {}
         Completion::Late { missing_partitions } => {
             let list: Vec<String> = missing_partitions.iter().map(i32::to_string).collect();
-            let _ = write!(out, "  (partitions {} late: printed after the grace period)", list.join(", "));
+            let _ = write!(
+                out,
+                "  (partitions {} late: printed after the grace period)",
+                list.join(", ")
+            );
         }
         Completion::Straggler => {
             let _ = write!(out, "  (late matches for a batch already printed)");
         }
     }
     let _ = writeln!(out, "\n{RULE}");
-    let shown = if options.max_posts == 0 { block.posts.len() } else { block.posts.len().min(options.max_posts) };
+    let shown = if options.max_posts == 0 {
+        block.posts.len()
+    } else {
+        block.posts.len().min(options.max_posts)
+    };
     for matched in &block.posts[..shown] {
         let post = &matched.post;
         let verified = if post.author.verified { " ✓" } else { "" };
@@ -63,7 +71,9 @@ fn format_time(time: DateTime<Utc>, utc: bool) -> String {
     if utc {
         time.format("%Y-%m-%d %H:%M:%S").to_string()
     } else {
-        time.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string()
+        time.with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 }
 
@@ -76,12 +86,23 @@ fn summary(block: &Block) -> String {
             *per_rule.entry(rule.as_str()).or_default() += n;
         }
     }
-    let rules: Vec<String> = per_rule.iter().map(|(rule, n)| format!("{}: {n}", for_terminal(rule))).collect();
-    let slowest = block.reports.iter().map(|r| r.processing_ms).fold(0.0, f64::max);
+    let rules: Vec<String> = per_rule
+        .iter()
+        .map(|(rule, n)| format!("{}: {n}", for_terminal(rule)))
+        .collect();
+    let slowest = block
+        .reports
+        .iter()
+        .map(|r| r.processing_ms)
+        .fold(0.0, f64::max);
     let mut line = format!(
         "({posts_in} posts in, {} matched{} | {} replica{}, {}/{} partitions | slowest replica {slowest:.0} ms",
         block.posts.len(),
-        if rules.is_empty() { String::new() } else { format!(" ({})", rules.join(", ")) },
+        if rules.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", rules.join(", "))
+        },
         block.reports.len(),
         if block.reports.len() == 1 { "" } else { "s" },
         block.covered_partitions().len(),
@@ -91,7 +112,11 @@ fn summary(block: &Block) -> String {
         let _ = write!(line, " | {dead} dead-lettered");
     }
     if block.duplicates_dropped > 0 {
-        let _ = write!(line, " | {} redelivered duplicates dropped", block.duplicates_dropped);
+        let _ = write!(
+            line,
+            " | {} redelivered duplicates dropped",
+            block.duplicates_dropped
+        );
     }
     line.push(')');
     line
@@ -116,18 +141,36 @@ mod tests {
 
     #[test]
     fn renders_a_spark_style_header() {
-        let text = render(&empty_block(Completion::Complete), PrintOptions { max_posts: 10, utc: true });
+        let text = render(
+            &empty_block(Completion::Complete),
+            PrintOptions {
+                max_posts: 10,
+                utc: true,
+            },
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], RULE);
         assert_eq!(lines[1], "Time: 2015-01-21 10:50:05");
         assert_eq!(lines[2], RULE);
-        assert!(lines[3].starts_with("(0 posts in, 0 matched"), "{}", lines[3]);
+        assert!(
+            lines[3].starts_with("(0 posts in, 0 matched"),
+            "{}",
+            lines[3]
+        );
     }
 
     #[test]
     fn names_late_partitions() {
-        let block = empty_block(Completion::Late { missing_partitions: vec![2, 5] });
-        let text = render(&block, PrintOptions { max_posts: 10, utc: true });
+        let block = empty_block(Completion::Late {
+            missing_partitions: vec![2, 5],
+        });
+        let text = render(
+            &block,
+            PrintOptions {
+                max_posts: 10,
+                utc: true,
+            },
+        );
         assert!(text.contains("partitions 2, 5 late"), "{text}");
     }
 }

@@ -16,7 +16,7 @@ use weibostream_shared::{BatchReport, MatchedPost};
 use crate::SinkConfig;
 use crate::dedupe::Dedupe;
 use crate::jsonl::JsonLinesOutput;
-use crate::merge::{Block, Merger};
+use crate::merge::{Block, Completion, Merger};
 use crate::offsets::{OffsetTracker, Receipt};
 use crate::print::{PrintOptions, render};
 
@@ -62,15 +62,28 @@ impl Sink {
             ],
         )
         .await?;
-        let mut partition_count = kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await?;
-        let consumer: StreamConsumer =
-            config.kafka.consumer_config(SERVICE, &config.group).create().context("creating the consumer")?;
-        consumer.subscribe(&[&topics.matched, &topics.reports]).context("subscribing")?;
+        let mut partition_count =
+            kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await?;
+        let consumer: StreamConsumer = config
+            .kafka
+            .consumer_config(SERVICE, &config.group)
+            .create()
+            .context("creating the consumer")?;
+        consumer
+            .subscribe(&[&topics.matched, &topics.reports])
+            .context("subscribing")?;
         tracing::info!(group = %config.group, partitions = partition_count, "sink started");
 
-        let mut merger = Merger::new(partition_count, Duration::from_millis(config.grace_ms), seen);
+        let mut merger = Merger::new(
+            partition_count,
+            Duration::from_millis(config.grace_ms),
+            seen,
+        );
         let mut tracker = OffsetTracker::default();
-        let mut outputs = Outputs { config, jsonl: jsonl.as_mut() };
+        let mut outputs = Outputs {
+            config,
+            jsonl: jsonl.as_mut(),
+        };
         let mut tick = tokio::time::interval(TICK);
         let mut last_refresh = tokio::time::Instant::now();
         loop {
@@ -119,14 +132,22 @@ struct Outputs<'a> {
 
 impl Outputs<'_> {
     fn emit(&mut self, blocks: &[Block], tracker: &mut OffsetTracker) -> anyhow::Result<()> {
-        let options = PrintOptions { max_posts: self.config.print_max_posts, utc: self.config.print_utc };
+        let options = PrintOptions {
+            max_posts: self.config.print_max_posts,
+            utc: self.config.print_utc,
+        };
         for block in blocks {
             if let Some(jsonl) = self.jsonl.as_deref_mut() {
                 jsonl.write(&block.posts)?;
             }
-            if self.config.print {
+            // A straggler block whose posts were all duplicates has nothing to show.
+            let empty_straggler =
+                block.completion == Completion::Straggler && block.posts.is_empty();
+            if self.config.print && !empty_straggler {
                 let mut stdout = std::io::stdout().lock();
-                stdout.write_all(render(block, options).as_bytes()).context("writing to stdout")?;
+                stdout
+                    .write_all(render(block, options).as_bytes())
+                    .context("writing to stdout")?;
                 stdout.flush().context("writing to stdout")?;
             }
             for receipt in &block.receipts {
@@ -137,14 +158,25 @@ impl Outputs<'_> {
     }
 }
 
-fn accept(config: &SinkConfig, message: &BorrowedMessage<'_>, merger: &mut Merger, tracker: &mut OffsetTracker) {
-    let receipt = Receipt { topic: message.topic().to_string(), partition: message.partition(), offset: message.offset() };
+fn accept(
+    config: &SinkConfig,
+    message: &BorrowedMessage<'_>,
+    merger: &mut Merger,
+    tracker: &mut OffsetTracker,
+) {
+    let receipt = Receipt {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+    };
     tracker.consumed(&receipt);
     let payload = message.payload().unwrap_or_default();
     let result = if message.topic() == config.topics.reports {
-        serde_json::from_slice::<BatchReport>(payload).map(|report| merger.add_report(report, receipt.clone()))
+        serde_json::from_slice::<BatchReport>(payload)
+            .map(|report| merger.add_report(report, receipt.clone()))
     } else {
-        serde_json::from_slice::<MatchedPost>(payload).map(|post| merger.add_post(post, receipt.clone()))
+        serde_json::from_slice::<MatchedPost>(payload)
+            .map(|post| merger.add_post(post, receipt.clone()))
     };
     if let Err(error) = result {
         tracing::warn!(topic = %receipt.topic, partition = receipt.partition, offset = receipt.offset, %error,
@@ -163,14 +195,21 @@ fn commit(consumer: &StreamConsumer, tracker: &mut OffsetTracker, mode: CommitMo
     };
     let mut list = TopicPartitionList::new();
     for (topic, partition, offset) in tracker.take_commits() {
-        let owned = assigned.elements().iter().any(|e| e.topic() == topic && e.partition() == partition);
-        if owned && list.add_partition_offset(&topic, partition, Offset::Offset(offset)).is_err() {
+        let owned = assigned
+            .elements()
+            .iter()
+            .any(|e| e.topic() == topic && e.partition() == partition);
+        if owned
+            && list
+                .add_partition_offset(&topic, partition, Offset::Offset(offset))
+                .is_err()
+        {
             tracing::warn!(%topic, partition, "cannot add offset to commit");
         }
     }
-    if list.count() > 0 {
-        if let Err(error) = consumer.commit(&list, mode) {
-            tracing::warn!(%error, "offset commit failed; records may be redelivered (and de-duplicated)");
-        }
+    if list.count() > 0
+        && let Err(error) = consumer.commit(&list, mode)
+    {
+        tracing::warn!(%error, "offset commit failed; records may be redelivered (and de-duplicated)");
     }
 }

@@ -1,0 +1,100 @@
+//! Bad rules and bad config stop a service before any I/O, with exit code 2
+//! and a message naming the rule and position, or the key.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use weibostream_tests::service_binary;
+
+/// Runs a service binary against a broker address where nothing listens, so
+/// any attempt to consume would hang in the broker wait instead of exiting.
+fn run(service: &str, args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
+    let start = Instant::now();
+    let output = Command::new(service_binary(service))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("KAFKA_BROKERS", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    (output, start.elapsed())
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_rule_syntax_error_names_the_rule_and_column_and_exits_2_before_consuming() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "[[rule]]\nid = \"ok\"\nquery = \"涨\"\n\n[[rule]]\nid = \"ccb-rise\"\nquery = \"建设银行 AND (涨\"\n")
+        .unwrap();
+    let (output, took) = run("filter", &["--rules", rules.to_str().unwrap()], &[]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains(r#"rule "ccb-rise""#), "{message}");
+    assert!(message.contains("rule 2"), "{message}");
+    assert!(message.contains("column 10"), "{message}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the filter waited for the broker before checking its rules ({took:?})"
+    );
+}
+
+#[test]
+fn a_missing_rules_file_is_named() {
+    let (output, _) = run("filter", &["--rules", "/nonexistent/rules.toml"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("/nonexistent/rules.toml"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn unknown_config_keys_are_reported_by_name_in_every_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "[kafka]\nbrokerz = \"x\"\n").unwrap();
+    for service in ["collector", "filter", "sink"] {
+        let (output, _) = run(service, &["--config", file.to_str().unwrap()], &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{service}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("brokerz"),
+            "{service}: {}",
+            stderr(&output)
+        );
+    }
+    let (output, _) = run("filter", &[], &[("FILTER__BATCH_INTERVALL_MS", "10")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("batch_intervall_ms"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn invalid_values_name_the_key() {
+    let (output, _) = run("filter", &[], &[("FILTER__BATCH_INTERVAL_MS", "10")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("batch_interval_ms"),
+        "{}",
+        stderr(&output)
+    );
+    let (output, _) = run("sink", &[], &[("SINK__KAFKA__SESSION_TIMEOUT_MS", "soon")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("kafka.session_timeout_ms"),
+        "{}",
+        stderr(&output)
+    );
+}
