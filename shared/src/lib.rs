@@ -2,6 +2,7 @@
 //! records of every topic, topic names, the one Kafka client factory, config
 //! loading, tracing setup and the shutdown token.
 
+pub mod cli;
 pub mod config;
 pub mod kafka;
 pub mod post;
@@ -13,4 +14,4 @@ pub mod topics;
 
 pub use post::{Author, Post, RepostRef, Source};
 pub use records::{BatchReport, MatchedPost, PartitionRange};
-pub use topics::Topics;
+pub use topics::{TopicRole, Topics};

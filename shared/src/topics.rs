@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kafka::TopicSpec;
+
 /// Names and partition counts of the pipeline's topics (config section `[topics]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,7 +38,40 @@ impl Default for Topics {
     }
 }
 
+/// Which of the pipeline's topics a service touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicRole {
+    /// `posts.raw`.
+    Raw,
+    /// `posts.matched`.
+    Matched,
+    /// `filter.reports` (one partition, so reports stay in order).
+    Reports,
+    /// `posts.dlq` (one partition).
+    DeadLetter,
+}
+
 impl Topics {
+    /// Creation specs for the given topics, with their configured partition counts.
+    pub fn specs(&self, roles: &[TopicRole]) -> Vec<TopicSpec> {
+        roles
+            .iter()
+            .map(|role| {
+                let (name, partitions) = match role {
+                    TopicRole::Raw => (&self.raw, self.raw_partitions),
+                    TopicRole::Matched => (&self.matched, self.matched_partitions),
+                    TopicRole::Reports => (&self.reports, 1),
+                    TopicRole::DeadLetter => (&self.dlq, 1),
+                };
+                TopicSpec {
+                    name: name.clone(),
+                    partitions,
+                    replication_factor: self.replication_factor,
+                }
+            })
+            .collect()
+    }
+
     /// Checks names and counts; returns the offending key on error.
     pub fn validate(&self) -> Result<(), String> {
         for (key, name) in [

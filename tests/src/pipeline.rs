@@ -177,3 +177,73 @@ impl Running<RunSummary> {
             .expect("collector returned an error")
     }
 }
+
+/// A sink and filter replicas on a fresh broker with topics and a group of
+/// their own, the rule `ccb-rise` = `建设银行 AND 涨`, output to JSON lines.
+pub struct Pipeline {
+    /// The broker (killed on drop).
+    pub broker: crate::Broker,
+    /// Its Kafka settings.
+    pub kafka: KafkaSettings,
+    /// This pipeline's topics.
+    pub topics: Topics,
+    /// The sink's JSON-lines output.
+    pub jsonl: PathBuf,
+    /// Running replicas, by name.
+    pub replicas: Vec<(String, Running<()>)>,
+    /// The running sink.
+    pub sink: Running<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Pipeline {
+    /// Starts the broker, the sink and one replica per name, and waits until
+    /// every replica reported partitions.
+    pub async fn start(names: &[&str]) -> Pipeline {
+        let broker = crate::Broker::start();
+        let kafka = broker.kafka();
+        let topics = crate::unique_topics();
+        let group = crate::unique("filter");
+        let dir = tempfile::tempdir().unwrap();
+        let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
+        let jsonl = dir.path().join("matched.jsonl");
+        let sink = start_sink(&kafka, &topics, &jsonl);
+        let replicas = names
+            .iter()
+            .map(|name| {
+                (
+                    name.to_string(),
+                    start_filter(&kafka, &topics, &group, &rules, name),
+                )
+            })
+            .collect();
+        wait_for_assignments(&kafka, &topics.reports, names, Duration::from_secs(60)).await;
+        Pipeline {
+            broker,
+            kafka,
+            topics,
+            jsonl,
+            replicas,
+            sink,
+            _dir: dir,
+        }
+    }
+
+    /// Stops one replica (gracefully) and returns when it has left.
+    pub async fn stop_replica(&mut self, name: &str) {
+        let index = self
+            .replicas
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("no such replica");
+        self.replicas.remove(index).1.stop().await;
+    }
+
+    /// Stops every service.
+    pub async fn stop(self) {
+        for (_, replica) in self.replicas {
+            replica.stop().await;
+        }
+        self.sink.stop().await;
+    }
+}

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use weibostream_shared::Post;
 use weibostream_tests::pipeline::{
-    jsonl_posts, partitions_by_replica, reports, start_filter, start_sink, start_synthetic,
-    wait_for_assignments, write_rules,
+    Pipeline, jsonl_posts, partitions_by_replica, reports, start_synthetic,
 };
-use weibostream_tests::{Broker, counts, eventually, read_topic, unique, unique_topics};
+use weibostream_tests::{Broker, counts, eventually, read_topic};
 
 const POSTS: u64 = 20_000;
 
@@ -60,39 +59,26 @@ async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
-    let broker = Broker::start();
-    let kafka = broker.kafka();
-    let topics = unique_topics();
-    let group = unique("filter");
-    let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
-    let jsonl = dir.path().join("matched.jsonl");
-
-    let sink = start_sink(&kafka, &topics, &jsonl);
     let names = ["r0", "r1", "r2"];
-    let replicas: Vec<_> = names
-        .iter()
-        .map(|name| start_filter(&kafka, &topics, &group, &rules, name))
-        .collect();
-    wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
+    let pipeline = Pipeline::start(&names).await;
+    let (kafka, topics) = (&pipeline.kafka, &pipeline.topics);
 
-    let summary = start_synthetic(&kafka, &topics, POSTS, 0, 7)
+    let summary = start_synthetic(kafka, topics, POSTS, 0, 7)
         .stop_when_done()
         .await;
     assert_eq!(summary.published, POSTS);
-    let expected = oracle(&broker, &topics.raw, POSTS).await;
+    let expected = oracle(&pipeline.broker, &topics.raw, POSTS).await;
     assert!(
         expected.len() > 100,
         "the synthetic source should give the rule something to match: {}",
         expected.len()
     );
-    assert_output_equals(&jsonl, &expected).await;
+    assert_output_equals(&pipeline.jsonl, &expected).await;
 
-    let all = reports(&kafka, &topics.reports, Duration::from_secs(2)).await;
+    let all = reports(kafka, &topics.reports, Duration::from_secs(2)).await;
     let by_replica = partitions_by_replica(&all);
     for name in names {
-        let partitions = &by_replica[name];
-        assert!(!partitions.is_empty(), "{name} got no partitions");
+        assert!(!by_replica[name].is_empty(), "{name} got no partitions");
         let posts_in: u64 = all
             .iter()
             .filter(|r| r.replica == name)
@@ -108,49 +94,30 @@ async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
         total_in >= POSTS,
         "reports account for {total_in} of {POSTS} posts"
     );
-
-    for replica in replicas {
-        replica.stop().await;
-    }
-    sink.stop().await;
+    pipeline.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopping_one_replica_mid_stream_loses_and_doubles_nothing() {
-    let broker = Broker::start();
-    let kafka = broker.kafka();
-    let topics = unique_topics();
-    let group = unique("filter");
-    let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
-    let jsonl = dir.path().join("matched.jsonl");
-
-    let sink = start_sink(&kafka, &topics, &jsonl);
     let names = ["r0", "r1", "r2"];
-    let mut replicas: Vec<_> = names
-        .iter()
-        .map(|name| start_filter(&kafka, &topics, &group, &rules, name))
-        .collect();
-    wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
+    let mut pipeline = Pipeline::start(&names).await;
+    let (kafka, topics) = (pipeline.kafka.clone(), pipeline.topics.clone());
 
     // 20,000 posts over ~5 s; one replica stops after ~2 s.
     let collector = start_synthetic(&kafka, &topics, POSTS, 4000, 11);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopped_at = chrono::Utc::now();
-    replicas.remove(1).stop().await;
+    pipeline.stop_replica("r1").await;
 
     let summary = collector.stop_when_done().await;
     assert_eq!(summary.published, POSTS);
-    let expected = oracle(&broker, &topics.raw, POSTS).await;
-    assert_output_equals(&jsonl, &expected).await;
+    let expected = oracle(&pipeline.broker, &topics.raw, POSTS).await;
+    assert_output_equals(&pipeline.jsonl, &expected).await;
 
     // After the stop (and the rebalance it causes) the two others cover all 6 partitions.
     let all = reports(&kafka, &topics.reports, Duration::from_secs(2)).await;
-    let after: Vec<_> = all
-        .iter()
-        .filter(|r| r.batch_time > stopped_at + chrono::Duration::seconds(8))
-        .collect();
-    let by_replica = partitions_by_replica(after.iter().copied());
+    let settled = stopped_at + chrono::Duration::seconds(8);
+    let by_replica = partitions_by_replica(all.iter().filter(|r| r.batch_time > settled));
     assert!(
         !by_replica.contains_key("r1"),
         "the stopped replica kept reporting"
@@ -161,9 +128,5 @@ async fn stopping_one_replica_mid_stream_loses_and_doubles_nothing() {
         (0..6).collect(),
         "the remaining replicas did not take over: {by_replica:?}"
     );
-
-    for replica in replicas {
-        replica.stop().await;
-    }
-    sink.stop().await;
+    pipeline.stop().await;
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use weibostream_collector::config::SourceKind;
 use weibostream_collector::{Collector, CollectorConfig};
-use weibostream_shared::{config, shutdown, telemetry};
+use weibostream_shared::{cli, config, shutdown, telemetry};
 
 /// The weibostream collector: publishes normalized posts to posts.raw.
 #[derive(Parser)]
@@ -39,20 +39,14 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let mut config: CollectorConfig = match config::load("COLLECTOR", args.config.as_deref()) {
         Ok(config) => config,
-        Err(error) => return config_error(&error),
+        Err(error) => return cli::config_error("collector", error),
     };
     apply_args(&mut config, args);
     let collector = match Collector::build(config) {
         Ok(collector) => collector,
-        Err(error) => return config_error(&format!("invalid config: {error}")),
+        Err(error) => return cli::config_error("collector", format!("invalid config: {error}")),
     };
-    match collector.run(shutdown::on_signals()).await {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("collector failed: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::finish("collector", collector.run(shutdown::on_signals()).await)
 }
 
 fn apply_args(config: &mut CollectorConfig, args: Args) {
@@ -73,9 +67,4 @@ fn apply_args(config: &mut CollectorConfig, args: Args) {
     if let Some(seed) = args.seed {
         config.synthetic.seed = seed;
     }
-}
-
-fn config_error(error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("collector: {error}");
-    ExitCode::from(config::EXIT_CONFIG as u8)
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::kafka::{self, TopicSpec};
+use weibostream_shared::TopicRole;
+use weibostream_shared::kafka;
 
 use crate::config::{CollectorConfig, Progress, SourceKind};
 use crate::file_input::{FileRecord, FileRecords};
@@ -50,12 +51,8 @@ impl Collector {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<RunSummary> {
         let config = &self.config;
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
-        let topic = TopicSpec {
-            name: config.topics.raw.clone(),
-            partitions: config.topics.raw_partitions,
-            replication_factor: config.topics.replication_factor,
-        };
-        kafka::ensure_topics(&config.kafka, SERVICE, &[topic]).await?;
+        let specs = config.topics.specs(&[TopicRole::Raw]);
+        kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         let mut publisher = Publisher::new(&config.kafka, &config.topics.raw)?;
         tracing::info!(source = ?config.source, topic = %config.topics.raw, "collector started");
         let mut summary = match config.source {

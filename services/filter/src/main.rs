@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use weibostream_filter::{BuildError, Filter, FilterConfig};
-use weibostream_shared::{config, shutdown, telemetry};
+use weibostream_filter::{Filter, FilterConfig};
+use weibostream_shared::{cli, config, shutdown, telemetry};
 
 /// A weibostream filter replica (several may run in one group).
 #[derive(Parser)]
@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let mut config: FilterConfig = match config::load("FILTER", args.config.as_deref()) {
         Ok(config) => config,
-        Err(error) => return config_error(&error),
+        Err(error) => return cli::config_error("filter", error),
     };
     if let Some(rules) = args.rules {
         config.rules_path = rules;
@@ -38,18 +38,7 @@ async fn main() -> ExitCode {
     }
     let filter = match Filter::build(config) {
         Ok(filter) => filter,
-        Err(error @ (BuildError::Config(_) | BuildError::Rules(_))) => return config_error(&error),
+        Err(error) => return cli::config_error("filter", error),
     };
-    match filter.run(shutdown::on_signals()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("filter failed: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn config_error(error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("filter: {error}");
-    ExitCode::from(config::EXIT_CONFIG as u8)
+    cli::finish("filter", filter.run(shutdown::on_signals()).await)
 }

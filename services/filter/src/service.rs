@@ -12,7 +12,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::kafka::{self, TopicSpec};
+use weibostream_shared::TopicRole;
+use weibostream_shared::kafka;
 
 use crate::FilterConfig;
 use crate::batch::{OpenBatch, batch_end};
@@ -94,22 +95,13 @@ impl Filter {
         let config = &self.config;
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
         let topics = &config.topics;
-        let spec = |name: &str, partitions| TopicSpec {
-            name: name.to_string(),
-            partitions,
-            replication_factor: topics.replication_factor,
-        };
-        kafka::ensure_topics(
-            &config.kafka,
-            SERVICE,
-            &[
-                spec(&topics.raw, topics.raw_partitions),
-                spec(&topics.matched, topics.matched_partitions),
-                spec(&topics.reports, 1),
-                spec(&topics.dlq, 1),
-            ],
-        )
-        .await?;
+        let specs = topics.specs(&[
+            TopicRole::Raw,
+            TopicRole::Matched,
+            TopicRole::Reports,
+            TopicRole::DeadLetter,
+        ]);
+        kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
 
         let context = FilterContext {
             replica: self.replica.clone(),

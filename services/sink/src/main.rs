@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use weibostream_shared::{config, shutdown, telemetry};
+use weibostream_shared::{cli, config, shutdown, telemetry};
 use weibostream_sink::{Sink, SinkConfig};
 
 /// The weibostream sink: prints matched posts per batch, or saves them.
@@ -25,25 +25,14 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let mut config: SinkConfig = match config::load("SINK", args.config.as_deref()) {
         Ok(config) => config,
-        Err(error) => return config_error(&error),
+        Err(error) => return cli::config_error("sink", error),
     };
     if let Some(path) = args.jsonl {
         config.jsonl_path = Some(path);
     }
     let sink = match Sink::build(config) {
         Ok(sink) => sink,
-        Err(error) => return config_error(&format!("invalid config: {error}")),
+        Err(error) => return cli::config_error("sink", format!("invalid config: {error}")),
     };
-    match sink.run(shutdown::on_signals()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("sink failed: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn config_error(error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("sink: {error}");
-    ExitCode::from(config::EXIT_CONFIG as u8)
+    cli::finish("sink", sink.run(shutdown::on_signals()).await)
 }

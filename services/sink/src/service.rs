@@ -10,8 +10,8 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::kafka::{self, TopicSpec};
-use weibostream_shared::{BatchReport, MatchedPost};
+use weibostream_shared::kafka;
+use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
 
 use crate::SinkConfig;
 use crate::dedupe::Dedupe;
@@ -47,21 +47,8 @@ impl Sink {
             None => None,
         };
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
-        let spec = |name: &str, partitions| TopicSpec {
-            name: name.to_string(),
-            partitions,
-            replication_factor: topics.replication_factor,
-        };
-        kafka::ensure_topics(
-            &config.kafka,
-            SERVICE,
-            &[
-                spec(&topics.raw, topics.raw_partitions),
-                spec(&topics.matched, topics.matched_partitions),
-                spec(&topics.reports, 1),
-            ],
-        )
-        .await?;
+        let specs = topics.specs(&[TopicRole::Raw, TopicRole::Matched, TopicRole::Reports]);
+        kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         let mut partition_count =
             kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await?;
         let consumer: StreamConsumer = config
