@@ -7,7 +7,7 @@
 #   RATE=200              synthetic posts per second
 #   REPLICAS=3            filter replicas
 #   INTERVAL_MS=5000      batch interval
-#   RULES=deploy/local/rules.toml
+#   RULES=deploy/rules.toml
 #   INPUT=path            publish this file (Weibo statuses / posts) instead of synthetic posts
 #   RUN_DIR=dir           where logs and the pid list go (default: a new temp dir)
 set -euo pipefail
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 RATE="${RATE:-200}"
 REPLICAS="${REPLICAS:-3}"
 INTERVAL_MS="${INTERVAL_MS:-5000}"
-RULES="${RULES:-deploy/local/rules.toml}"
+RULES="${RULES:-deploy/rules.toml}"
 RUN_DIR="${RUN_DIR:-$(mktemp -d -t weibostream-run.XXXXXX)}"
 mkdir -p "$RUN_DIR"
 : > "$RUN_DIR/pids"
