@@ -9,6 +9,7 @@ pub mod decode;
 pub mod output;
 pub mod rules;
 pub mod service;
+pub mod text;
 
 pub use config::FilterConfig;
 pub use service::{BuildError, Filter};

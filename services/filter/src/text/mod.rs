@@ -1,0 +1,7 @@
+//! Text intelligence: the shared tokenizer and trending terms by TF-IDF.
+//! Nothing here runs unless a text feature is configured (`trending.enabled`
+//! or `classifier.model_path`).
+
+pub mod tokenize;
+
+pub use tokenize::{TokenScratch, Tokenizer};

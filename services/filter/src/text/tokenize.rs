@@ -1,0 +1,236 @@
+//! The one tokenizer behind trending terms, training and classification.
+//!
+//! Steps, in order:
+//!
+//! 1. [`normalize`]: NFKC, lowercase, whitespace runs collapsed (the same
+//!    normalization the rules use).
+//! 2. Cleaning: URLs (`http://`, `https://`, `www.` up to the next space or
+//!    CJK character) and `@mentions` are dropped; `’` becomes `'`; emoji
+//!    variation selectors are removed.
+//! 3. Segmentation: runs of Han characters go through jieba (embedded
+//!    dictionary, HMM for unknown words); everything else through Unicode
+//!    word boundaries (UAX #29). A Weibo emoticon code such as `[哈哈]` is
+//!    kept as one token, brackets included, so it stays distinct from the
+//!    word `哈哈`. Each emoji is one token.
+//! 4. Filtering: stopwords (the lists in `stopwords/`), tokens without a
+//!    letter or ideograph (numbers, punctuation) and tokens over
+//!    [`MAX_TOKEN_BYTES`] are dropped.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::rules::normalize;
+
+/// Longer tokens (long URLs without a scheme, base64 blobs) are noise.
+pub const MAX_TOKEN_BYTES: usize = 48;
+
+/// Longest emoticon code kept whole, in characters between the brackets.
+const MAX_EMOTICON_CHARS: usize = 8;
+
+const STOPWORDS_EN: &str = include_str!("stopwords/en.txt");
+const STOPWORDS_ZH: &str = include_str!("stopwords/zh.txt");
+
+/// Segments normalized text into tokens. Building one loads jieba's
+/// dictionary (a few hundred milliseconds), so a process shares one:
+/// [`Tokenizer::shared`].
+pub struct Tokenizer {
+    jieba: Jieba,
+    stopwords: HashSet<&'static str>,
+}
+
+/// Reusable buffers for [`Tokenizer::tokenize`]; one per thread.
+#[derive(Debug, Default, Clone)]
+pub struct TokenScratch {
+    normalized: String,
+    clean: String,
+    spans: Vec<Range<usize>>,
+}
+
+impl TokenScratch {
+    /// Empty buffers; they grow on first use.
+    pub fn new() -> TokenScratch {
+        TokenScratch::default()
+    }
+
+    /// The tokens found by the last [`Tokenizer::tokenize`] call.
+    pub fn tokens(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        self.spans
+            .iter()
+            .map(|span| self.clean.get(span.clone()).unwrap_or_default())
+    }
+
+    /// Number of tokens found by the last call.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the last call found no token.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+impl Tokenizer {
+    /// The process-wide tokenizer, built on first use.
+    pub fn shared() -> &'static Tokenizer {
+        static SHARED: OnceLock<Tokenizer> = OnceLock::new();
+        SHARED.get_or_init(Tokenizer::new)
+    }
+
+    fn new() -> Tokenizer {
+        let stopwords = [STOPWORDS_EN, STOPWORDS_ZH]
+            .into_iter()
+            .flat_map(str::lines)
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect();
+        Tokenizer {
+            jieba: Jieba::new(),
+            stopwords,
+        }
+    }
+
+    /// Whether `word` (normalized) is on a stopword list.
+    pub fn is_stopword(&self, word: &str) -> bool {
+        self.stopwords.contains(word)
+    }
+
+    /// Tokenizes `text`; read the result with [`TokenScratch::tokens`].
+    pub fn tokenize(&self, text: &str, scratch: &mut TokenScratch) {
+        let mut normalized = std::mem::take(&mut scratch.normalized);
+        normalize(text, &mut normalized);
+        self.tokenize_normalized(&normalized, scratch);
+        scratch.normalized = normalized;
+    }
+
+    /// [`Tokenizer::tokenize`] for text already passed through [`normalize`]
+    /// (the rule matcher's buffer), skipping a second normalization.
+    pub fn tokenize_normalized(&self, normalized: &str, scratch: &mut TokenScratch) {
+        clean(normalized, &mut scratch.clean);
+        scratch.spans.clear();
+        let text = scratch.clean.as_str();
+        let mut rest = 0;
+        while rest < text.len() {
+            let tail = &text[rest..];
+            if let Some(len) = emoticon_len(tail) {
+                scratch.spans.push(rest..rest + len);
+                rest += len;
+                continue;
+            }
+            let han = tail.chars().next().is_some_and(is_han);
+            let len = tail
+                .char_indices()
+                .find(|&(i, c)| i > 0 && (is_han(c) != han || c == '['))
+                .map_or(tail.len(), |(i, _)| i);
+            let run = &tail[..len];
+            if han {
+                let mut start = rest;
+                for token in self.jieba.cut(run, true) {
+                    let end = start + token.word.len();
+                    self.keep(token.word, start..end, &mut scratch.spans);
+                    start = end;
+                }
+            } else {
+                for (offset, word) in run.split_word_bound_indices() {
+                    let start = rest + offset;
+                    self.keep(word, start..start + word.len(), &mut scratch.spans);
+                }
+            }
+            rest += len;
+        }
+    }
+
+    /// Tokens of `text` as owned strings (for training and tools, not the hot path).
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        let mut scratch = TokenScratch::new();
+        self.tokenize(text, &mut scratch);
+        scratch.tokens().map(str::to_owned).collect()
+    }
+
+    fn keep(&self, word: &str, span: Range<usize>, spans: &mut Vec<Range<usize>>) {
+        if word.len() > MAX_TOKEN_BYTES || self.stopwords.contains(word) {
+            return;
+        }
+        let first = word.chars().next();
+        if first.is_some_and(is_emoji) || word.chars().any(char::is_alphabetic) {
+            spans.push(span);
+        }
+    }
+}
+
+/// Copies `text` into `out` without URLs, mentions and emoji variation
+/// selectors; a removed URL or mention leaves a space so its neighbours do
+/// not merge.
+fn clean(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let at_boundary = out
+            .chars()
+            .next_back()
+            .is_none_or(|p| !p.is_ascii_alphanumeric());
+        let skip = if at_boundary && is_url_start(rest) {
+            rest.find(|c: char| c == ' ' || is_han(c) || is_cjk_punct(c))
+                .unwrap_or(rest.len())
+        } else if c == '@' {
+            let name = &rest[1..];
+            1 + name
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(name.len())
+        } else {
+            0
+        };
+        if skip > 0 {
+            out.push(' ');
+            rest = &rest[skip..];
+            continue;
+        }
+        match c {
+            '\u{FE0E}' | '\u{FE0F}' => {}
+            '\u{2019}' => out.push('\''),
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+}
+
+fn is_url_start(text: &str) -> bool {
+    ["http://", "https://", "www."]
+        .iter()
+        .any(|scheme| text.starts_with(scheme))
+}
+
+/// Byte length of a Weibo emoticon code (`[哈哈]`, `[doge]`) at the start of `text`.
+fn emoticon_len(text: &str) -> Option<usize> {
+    let inner = text.strip_prefix('[')?;
+    let close = inner.find(']')?;
+    let name = &inner[..close];
+    let chars = name.chars().count();
+    let plain = name.chars().all(char::is_alphanumeric) && name.chars().any(char::is_alphabetic);
+    (plain && (1..=MAX_EMOTICON_CHARS).contains(&chars)).then_some(close + 2)
+}
+
+/// Han ideographs, the script jieba segments.
+fn is_han(c: char) -> bool {
+    matches!(u32::from(c),
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x323AF)
+}
+
+/// Ideographic punctuation and full-width forms that end a URL.
+fn is_cjk_punct(c: char) -> bool {
+    matches!(u32::from(c), 0x3000..=0x303F | 0xFF00..=0xFFEF)
+}
+
+/// Pictographic emoji (the common blocks), kept as tokens of their own.
+fn is_emoji(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x1FC00..=0x1FFFD)
+}
+
+#[cfg(test)]
+mod tests;

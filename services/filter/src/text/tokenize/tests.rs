@@ -1,0 +1,114 @@
+//! Tokenizer cases: scripts, punctuation widths, emoji, emoticon codes, URLs.
+
+use super::*;
+
+fn tokens(text: &str) -> Vec<String> {
+    Tokenizer::shared().tokens(text)
+}
+
+#[test]
+fn segments_chinese_with_jieba_and_drops_stopwords() {
+    assert_eq!(tokens("我们中出了一个叛徒"), ["中出", "叛徒"]);
+    assert_eq!(
+        tokens("建设银行的股价今天大涨"),
+        ["建设银行", "股价", "今天", "大涨"]
+    );
+}
+
+#[test]
+fn mixed_chinese_and_english() {
+    assert_eq!(
+        tokens("建设银行CCB今天涨了, The Bank rises!"),
+        ["建设银行", "ccb", "今天", "涨", "bank", "rises"]
+    );
+    assert_eq!(tokens("买了iPhone6真好"), ["买", "iphone6", "真", "好"]);
+}
+
+#[test]
+fn full_width_forms_and_punctuation() {
+    assert_eq!(tokens("ＣＣＢ，涨！！"), ["ccb", "涨"]);
+    assert_eq!(
+        tokens("《杜拉拉升职记》。。。好看"),
+        ["杜", "拉拉", "升职", "记", "好看"]
+    );
+}
+
+#[test]
+fn keeps_negations_and_contractions() {
+    assert_eq!(
+        tokens("I don't like it, not at all"),
+        ["don't", "like", "not", "all"]
+    );
+    assert_eq!(tokens("I don’t"), ["don't"]);
+    assert_eq!(tokens("这个不好，没有用"), ["不好", "没有", "用"]);
+}
+
+#[test]
+fn numbers_and_punctuation_only_are_dropped() {
+    assert_eq!(tokens("10% 3.5 2015-01-21 ... !!!"), Vec::<String>::new());
+    assert_eq!(tokens(""), Vec::<String>::new());
+    assert_eq!(tokens("   "), Vec::<String>::new());
+}
+
+#[test]
+fn emoji_are_single_tokens() {
+    assert_eq!(tokens("love it😂😂"), ["love", "😂", "😂"]);
+    assert_eq!(tokens("好开心❤️"), ["好开心", "❤"]);
+}
+
+#[test]
+fn emoticon_codes_stay_whole() {
+    assert_eq!(tokens("哈哈[哈哈]太好了"), ["哈哈", "[哈哈]", "太好了"]);
+    assert_eq!(tokens("[doge] ok"), ["[doge]", "ok"]);
+    // Not emoticons: too long, empty, numeric, unclosed.
+    assert_eq!(
+        tokens("[这是一个很长很长的句子啊]"),
+        ["这是", "很长", "很长", "句子"]
+    );
+    assert_eq!(tokens("[] [1] [abc"), ["abc"]);
+}
+
+#[test]
+fn urls_and_mentions_are_dropped() {
+    assert_eq!(
+        tokens("看这个http://t.cn/RZabc12 好文章 https://example.com/a?b=c"),
+        ["看", "好", "文章"]
+    );
+    assert_eq!(tokens("see www.example.com now"), ["see", "now"]);
+    assert_eq!(tokens("//@小明: 转发 @bank_ccb hello"), ["转发", "hello"]);
+}
+
+#[test]
+fn long_tokens_are_dropped() {
+    let blob = "x".repeat(MAX_TOKEN_BYTES + 1);
+    assert_eq!(tokens(&format!("{blob} ok")), ["ok"]);
+}
+
+#[test]
+fn scratch_is_reusable_and_normalized_entry_agrees() {
+    let tokenizer = Tokenizer::shared();
+    let mut scratch = TokenScratch::new();
+    tokenizer.tokenize("建设银行 AND bank", &mut scratch);
+    assert_eq!(scratch.len(), 2);
+    tokenizer.tokenize("x", &mut scratch);
+    assert_eq!(scratch.tokens().collect::<Vec<_>>(), ["x"]);
+    let mut normalized = String::new();
+    normalize("ＣＣＢ 涨", &mut normalized);
+    tokenizer.tokenize_normalized(&normalized, &mut scratch);
+    assert_eq!(scratch.tokens().collect::<Vec<_>>(), ["ccb", "涨"]);
+    assert!(!scratch.is_empty());
+}
+
+#[test]
+fn stopword_lists_are_loaded() {
+    let tokenizer = Tokenizer::shared();
+    assert!(tokenizer.is_stopword("the"));
+    assert!(tokenizer.is_stopword("的"));
+    assert!(!tokenizer.is_stopword("not"));
+    assert!(!tokenizer.is_stopword("不"));
+    assert!(
+        !tokenizer.is_stopword(
+            "# english stopwords: function words only. negations (not, no, never, n't"
+        )
+    );
+}
