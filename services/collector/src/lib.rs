@@ -1,11 +1,20 @@
-//! Collector service: takes posts from a source (synthetic, file; live
-//! sources to come), normalizes them to the shared `Post`, and publishes them
-//! to `posts.raw` keyed by author id with an idempotent producer.
+//! Collector service: takes posts from a source (synthetic, file) or from
+//! live sources (Weibo, Mastodon, Bluesky Jetstream, TCP line feeders),
+//! normalizes them to the shared `Post`, and publishes them to `posts.raw`
+//! keyed by author id with an idempotent producer. Live sources save their
+//! cursors only once the broker acknowledged the posts before them.
 
 pub mod config;
+pub mod cursor;
 pub mod file_input;
+pub mod live;
+mod live_config;
+pub mod metrics;
 pub mod publish;
+pub mod retry;
+pub mod secret;
 pub mod service;
+pub mod sources;
 pub mod synthetic;
 mod synthetic_words;
 pub mod weibo;

@@ -53,9 +53,11 @@ fn apply_args(config: &mut CollectorConfig, args: Args) {
     if let Some(path) = args.file {
         config.source = SourceKind::File;
         config.file.path = path;
+        config.sources.clear();
     }
     if args.synthetic {
         config.source = SourceKind::Synthetic;
+        config.sources.clear();
     }
     if let Some(rate) = args.rate {
         config.synthetic.rate_per_s = rate;

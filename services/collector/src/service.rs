@@ -1,5 +1,6 @@
 //! The collector's run loop: take posts from the configured source, publish
 //! them, and on a finite source's end or on shutdown wait for every ack.
+//! Live sources (`sources = [...]`) run through [`crate::live`].
 
 use std::fs::File;
 use std::io::{BufReader, IsTerminal};
@@ -13,6 +14,8 @@ use weibostream_shared::kafka;
 
 use crate::config::{CollectorConfig, Progress, SourceKind};
 use crate::file_input::{FileRecord, FileRecords};
+use crate::live::LivePlan;
+use crate::metrics::CollectorMetrics;
 use crate::publish::Publisher;
 use crate::synthetic::SyntheticPosts;
 
@@ -32,19 +35,34 @@ pub struct RunSummary {
 /// The collector, built and ready to run.
 pub struct Collector {
     config: CollectorConfig,
+    live: Option<LivePlan>,
 }
 
 impl Collector {
-    /// Validates the config (and that a file source's file exists).
+    /// Validates the config (and that a file source's file exists, and
+    /// reads the live sources' tokens).
     pub fn build(config: CollectorConfig) -> Result<Collector, String> {
         config.validate()?;
+        if !config.sources.is_empty() {
+            let live = Some(LivePlan::build(&config)?);
+            return Ok(Collector { config, live });
+        }
         if config.source == SourceKind::File && !config.file.path.is_file() {
             return Err(format!(
                 "file.path: {} is not a readable file",
                 config.file.path.display()
             ));
         }
-        Ok(Collector { config })
+        Ok(Collector { config, live: None })
+    }
+
+    /// Counters of the live sources (empty for `synthetic` and `file`),
+    /// readable while [`Collector::run`] runs.
+    pub fn metrics(&self) -> CollectorMetrics {
+        self.live
+            .as_ref()
+            .map(|live| live.metrics().clone())
+            .unwrap_or_default()
     }
 
     /// Runs until the source ends or `shutdown` is cancelled.
@@ -53,6 +71,10 @@ impl Collector {
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
         let specs = config.topics.specs(&[TopicRole::Raw]);
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
+        if let Some(live) = self.live {
+            tracing::info!(sources = ?config.sources, topic = %config.topics.raw, "collector started");
+            return live.run(&self.config, shutdown).await;
+        }
         let mut publisher = Publisher::new(&config.kafka, &config.topics.raw)?;
         tracing::info!(source = ?config.source, topic = %config.topics.raw, "collector started");
         let mut summary = match config.source {

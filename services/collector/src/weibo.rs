@@ -274,13 +274,13 @@ fn repost_ref(original: &Map<String, Value>) -> Option<RepostRef> {
 }
 
 /// `zh-cn` → `zh`: posts carry ISO 639-1 codes.
-fn primary_language(tag: &str) -> String {
+pub(crate) fn primary_language(tag: &str) -> String {
     let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
     primary.to_ascii_lowercase()
 }
 
 /// CJK ideographs, including the extension and compatibility blocks.
-fn is_han(c: char) -> bool {
+pub(crate) fn is_han(c: char) -> bool {
     matches!(c,
         '\u{4E00}'..='\u{9FFF}'
         | '\u{3400}'..='\u{4DBF}'
@@ -308,7 +308,7 @@ fn strip_tags(html: &str) -> String {
 }
 
 /// Decodes HTML character references in one pass, so `&amp;lt;` stays `&lt;`.
-fn decode_entities(text: &str) -> Cow<'_, str> {
+pub(crate) fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }

@@ -1,0 +1,299 @@
+//! Running the live sources: one task per source sends [`Batch`]es over a
+//! bounded channel; the publisher enqueues each batch's posts, and an
+//! in-order ack task waits for the broker to acknowledge every post of a
+//! batch before it saves that batch's cursor. A cursor on disk therefore
+//! never points past an unacknowledged post, and a restart resumes exactly
+//! after the last acknowledged batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use weibostream_shared::kafka;
+
+use crate::config::{CollectorConfig, LiveSourceKind};
+use crate::cursor::CursorFile;
+use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
+use crate::secret::load_token;
+use crate::service::RunSummary;
+use crate::sources::jetstream::JetstreamSource;
+use crate::sources::mastodon::MastodonSource;
+use crate::sources::socket::SocketSource;
+use crate::sources::weibo::WeiboSource;
+use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
+
+/// Batches queued between the sources and the publisher.
+const BATCH_QUEUE: usize = 64;
+/// Published batches waiting for their acknowledgements.
+const ACK_QUEUE: usize = 256;
+
+/// A configured source, ready to run.
+enum Runner {
+    Weibo(WeiboSource),
+    Mastodon(MastodonSource),
+    Jetstream(JetstreamSource),
+    Socket(SocketSource),
+}
+
+impl Runner {
+    async fn run(self, context: SourceContext) -> Result<(), SourceError> {
+        match self {
+            Runner::Weibo(source) => source.run(context).await,
+            Runner::Mastodon(source) => source.run(context).await,
+            Runner::Jetstream(source) => source.run(context).await,
+            Runner::Socket(source) => source.run(context).await,
+        }
+    }
+}
+
+struct Planned {
+    runner: Runner,
+    metrics: Arc<SourceMetrics>,
+    cursor: Option<CursorFile>,
+}
+
+/// The live sources of a config, with their tokens loaded and clients built.
+pub struct LivePlan {
+    sources: Vec<Planned>,
+    metrics: CollectorMetrics,
+}
+
+impl LivePlan {
+    /// Builds every configured source; reads tokens (the only I/O). Errors
+    /// name the config key to fix.
+    pub fn build(config: &CollectorConfig) -> Result<LivePlan, String> {
+        let mut sources = Vec::new();
+        let mut add = |name: String, runner: Runner, resumable: bool| {
+            let cursor = resumable.then(|| CursorFile::in_dir(&config.cursor_dir, &name));
+            sources.push(Planned {
+                runner,
+                metrics: Arc::new(SourceMetrics::new(name)),
+                cursor,
+            });
+        };
+        for kind in &config.sources {
+            match kind {
+                LiveSourceKind::Weibo => {
+                    let settings = &config.weibo;
+                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)?
+                        .ok_or_else(|| {
+                            format!(
+                                "weibo.access_token_env: the environment variable {} is not set; put a Weibo OAuth2 access token in it (or set weibo.access_token_file)",
+                                settings.access_token_env
+                            )
+                        })?;
+                    add(
+                        "weibo".into(),
+                        Runner::Weibo(WeiboSource::new(settings.clone(), token)?),
+                        true,
+                    );
+                }
+                LiveSourceKind::Mastodon => {
+                    for (index, instance) in config.mastodon.instances.iter().enumerate() {
+                        let key = format!("mastodon.instances[{index}]");
+                        let token = load_token(
+                            &key,
+                            &instance.access_token_env,
+                            &instance.access_token_file,
+                        )?;
+                        let source = MastodonSource::new(&config.mastodon, index, token)?;
+                        add(source.name(), Runner::Mastodon(source), true);
+                    }
+                }
+                LiveSourceKind::Jetstream => {
+                    let source = JetstreamSource::new(config.jetstream.clone());
+                    add("jetstream".into(), Runner::Jetstream(source), true);
+                }
+                LiveSourceKind::Socket => {
+                    for address in &config.socket.addresses {
+                        let source = SocketSource::new(address.clone(), config.socket.clone());
+                        add(format!("socket:{address}"), Runner::Socket(source), false);
+                    }
+                }
+            }
+        }
+        let metrics = CollectorMetrics::new(sources.iter().map(|s| s.metrics.clone()).collect());
+        Ok(LivePlan { sources, metrics })
+    }
+
+    /// The counters of every source, readable while the collector runs.
+    pub fn metrics(&self) -> &CollectorMetrics {
+        &self.metrics
+    }
+
+    /// Runs every source until `shutdown`, or until one fails fatally.
+    pub async fn run(
+        self,
+        config: &CollectorConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<RunSummary> {
+        let producer: FutureProducer = config
+            .kafka
+            .producer_config("collector")
+            .create()
+            .context("creating the producer")?;
+        let stop = shutdown.child_token();
+        let (batch_tx, batch_rx) = mpsc::channel(BATCH_QUEUE);
+        let mut tasks = JoinSet::new();
+        for planned in self.sources {
+            let context = SourceContext {
+                name: planned.metrics.name().to_owned(),
+                batches: batch_tx.clone(),
+                metrics: planned.metrics,
+                cursor: planned.cursor,
+                retry: config.retry.clone(),
+                batch_max_posts: config.batch_max_posts,
+                batch_max_wait: Duration::from_millis(config.batch_max_wait_ms),
+                shutdown: stop.clone(),
+            };
+            tasks.spawn(async move {
+                let name = context.name.clone();
+                (name, planned.runner.run(context).await)
+            });
+        }
+        drop(batch_tx);
+        let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
+        let acks = tokio::spawn(acknowledge(ack_rx, stop.clone()));
+        let logger = tokio::spawn(log_metrics(
+            self.metrics.clone(),
+            Duration::from_millis(config.metrics_log_interval_ms),
+            stop.clone(),
+        ));
+        let publishing = publish(&producer, &config.topics.raw, batch_rx, ack_tx, &stop);
+        let (fatal, published) = tokio::join!(supervise(tasks, &stop), publishing);
+        let timeout = Duration::from_millis(config.shutdown_timeout_ms);
+        let acked = match tokio::time::timeout(timeout, acks).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(anyhow!("the acknowledgement task failed: {join_error}")),
+            Err(_) => Err(anyhow!(
+                "posts still unacknowledged after shutdown_timeout_ms = {} ms; their cursors were not saved, so the next run fetches them again",
+                timeout.as_millis()
+            )),
+        };
+        stop.cancel();
+        let _ = logger.await;
+        self.metrics.log("at shutdown");
+        if let Some(message) = fatal {
+            bail!(message);
+        }
+        published?;
+        let published = acked?;
+        let snapshot = self.metrics.sources();
+        Ok(RunSummary {
+            published,
+            skipped: snapshot.iter().map(|m| m.skipped()).sum(),
+            bad_records: snapshot
+                .iter()
+                .map(|m| m.errors(ErrorKind::InvalidJson) + m.errors(ErrorKind::InvalidRecord))
+                .sum(),
+        })
+    }
+}
+
+/// Waits for every source task; the first fatal error stops the others.
+async fn supervise(
+    mut tasks: JoinSet<(String, Result<(), SourceError>)>,
+    stop: &CancellationToken,
+) -> Option<String> {
+    let mut fatal = None;
+    while let Some(joined) = tasks.join_next().await {
+        let message = match joined {
+            Ok((_, Ok(()))) => continue,
+            Ok((name, Err(SourceError::Fatal(message)))) => {
+                tracing::error!(source = %name, "{message}");
+                message
+            }
+            Err(join_error) => format!("a source task failed: {join_error}"),
+        };
+        fatal.get_or_insert(message);
+        stop.cancel();
+    }
+    fatal
+}
+
+/// A published batch waiting for its acknowledgements.
+struct Published {
+    deliveries: Vec<DeliveryFuture>,
+    cursor: Option<CursorUpdate>,
+    metrics: Arc<SourceMetrics>,
+}
+
+/// Enqueues every batch's posts, then hands the batch to the ack task.
+async fn publish(
+    producer: &FutureProducer,
+    topic: &str,
+    mut batches: mpsc::Receiver<Batch>,
+    acks: mpsc::Sender<Published>,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut payload = Vec::with_capacity(1024);
+    while let Some(batch) = batches.recv().await {
+        let mut deliveries = Vec::with_capacity(batch.posts.len());
+        for post in &batch.posts {
+            payload.clear();
+            serde_json::to_writer(&mut payload, post).context("encoding a post")?;
+            let record = FutureRecord::to(topic)
+                .key(post.author.id.as_str())
+                .payload(&payload);
+            match kafka::enqueue(producer, record).await {
+                Ok(delivery) => deliveries.push(delivery),
+                Err(error) => {
+                    stop.cancel();
+                    bail!("cannot enqueue a post: {error}");
+                }
+            }
+        }
+        let published = Published {
+            deliveries,
+            cursor: batch.cursor,
+            metrics: batch.metrics,
+        };
+        if acks.send(published).await.is_err() {
+            // The ack task failed and said why; nothing more can be saved.
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Awaits each batch's deliveries in order, then saves its cursor.
+async fn acknowledge(
+    mut published: mpsc::Receiver<Published>,
+    stop: CancellationToken,
+) -> anyhow::Result<u64> {
+    let mut total = 0;
+    while let Some(batch) = published.recv().await {
+        let count = batch.deliveries.len() as u64;
+        if let Err(error) = kafka::await_deliveries(batch.deliveries).await {
+            stop.cancel();
+            return Err(error.context(format!(
+                "publishing posts of {}; its cursor was not advanced",
+                batch.metrics.name()
+            )));
+        }
+        batch.metrics.add_published(count);
+        total += count;
+        if let Some(cursor) = batch.cursor {
+            let path = cursor.file.path().display().to_string();
+            let saved = tokio::task::spawn_blocking(move || cursor.file.save(&cursor.bytes)).await;
+            if let Err(error) = saved.map_err(std::io::Error::other).and_then(|r| r) {
+                stop.cancel();
+                bail!("cannot save the cursor {path}: {error}");
+            }
+        }
+    }
+    Ok(total)
+}
+
+async fn log_metrics(metrics: CollectorMetrics, interval: Duration, stop: CancellationToken) {
+    loop {
+        if !crate::retry::sleep(interval, &stop).await {
+            return;
+        }
+        metrics.log("periodic");
+    }
+}

@@ -1,0 +1,434 @@
+//! Mastodon: statuses of one instance's public timeline, polled over REST
+//! with `since_id` (or streamed, see [`super::mastodon_stream`], when a token
+//! is configured). Status ids are unique per instance only, hence post ids
+//! `mastodon:<host>/<status id>`.
+
+use std::cmp::Ordering;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use weibostream_shared::{Author, Post, RepostRef, Source};
+
+use super::html::html_to_text;
+use super::http::{self, Response};
+use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
+use crate::config::{MastodonInstance, MastodonSettings};
+use crate::metrics::ErrorKind;
+use crate::retry::Pacer;
+use crate::secret::Secret;
+use crate::weibo::primary_language;
+
+/// What a Mastodon source saves after each acknowledged batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MastodonCursor {
+    /// Newest status id published.
+    pub since_id: Option<String>,
+}
+
+/// One configured instance.
+pub struct MastodonSource {
+    pub(super) settings: MastodonSettings,
+    pub(super) instance: MastodonInstance,
+    /// `host[:port]`, the namespace of the instance's status ids.
+    pub(super) host: String,
+    pub(super) index: usize,
+    pub(super) token: Option<Secret>,
+    pub(super) client: reqwest::Client,
+}
+
+impl MastodonSource {
+    /// A source for `settings.instances[index]`, with its token if any.
+    pub fn new(
+        settings: &MastodonSettings,
+        index: usize,
+        token: Option<Secret>,
+    ) -> Result<Self, String> {
+        let instance = settings
+            .instances
+            .get(index)
+            .cloned()
+            .ok_or_else(|| format!("mastodon.instances[{index}]: no such instance"))?;
+        let timeout = Duration::from_millis(settings.request_timeout_ms);
+        Ok(MastodonSource {
+            host: crate::live_config::instance_key(&instance.base_url),
+            client: http::client(Some(timeout), timeout)?,
+            settings: settings.clone(),
+            instance,
+            index,
+            token,
+        })
+    }
+
+    /// `mastodon:<host>`: the source's name in logs, metrics and cursor files.
+    pub fn name(&self) -> String {
+        format!("mastodon:{}", self.host)
+    }
+
+    /// Streams when a token is configured and streaming is on, else polls.
+    pub async fn run(self, context: SourceContext) -> Result<(), SourceError> {
+        if self.token.is_some() && self.instance.streaming {
+            return super::mastodon_stream::run(self, context).await;
+        }
+        let mut since_id = context
+            .load_cursor::<MastodonCursor>()?
+            .and_then(|c| c.since_id);
+        let mut seen = SeenIds::new(self.settings.dedup_capacity);
+        let interval = Duration::from_millis(self.settings.poll_interval_ms);
+        let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
+        let mut backoff = context.backoff();
+        tracing::info!(source = %context.name, ?since_id, "polling the public timeline");
+        loop {
+            let statuses = match self.poll(&mut pacer, &context, since_id.as_deref()).await {
+                Ok(Some(statuses)) => statuses,
+                Ok(None) => return Ok(()),
+                Err(FetchError::Fatal(message)) => {
+                    context.metrics.add_error(ErrorKind::Auth);
+                    return Err(SourceError::Fatal(message));
+                }
+                Err(FetchError::Transient(failure)) => {
+                    if !context.retry_after(&mut backoff, &failure).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            backoff.reset();
+            let (posts, newest) = self.new_posts(&context, statuses, &mut since_id, &mut seen);
+            let cursor = MastodonCursor {
+                since_id: since_id.clone(),
+            };
+            if context
+                .send(posts, newest.then_some(&cursor))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Up to `max_pages_per_poll` requests walking back from the newest status to `since_id`.
+    pub(super) async fn poll(
+        &self,
+        pacer: &mut Pacer,
+        context: &SourceContext,
+        since_id: Option<&str>,
+    ) -> Result<Option<Vec<Value>>, FetchError> {
+        let mut collected = Vec::new();
+        let mut max_id: Option<String> = None;
+        for page in 1..=self.settings.max_pages_per_poll {
+            if !pacer.wait(&context.shutdown).await {
+                return Ok(None);
+            }
+            let statuses = self.request(since_id, max_id.as_deref()).await?;
+            context.metrics.add_fetched(statuses.len() as u64);
+            let full = statuses.len() >= self.settings.page_size as usize;
+            let oldest = statuses
+                .iter()
+                .filter_map(|status| status.get("id")?.as_str())
+                .min_by(|a, b| compare_ids(a, b))
+                .map(str::to_owned);
+            collected.extend(statuses);
+            let (Some(since), Some(oldest), true) = (since_id, oldest, full) else {
+                break;
+            };
+            if page == self.settings.max_pages_per_poll {
+                tracing::warn!(source = %context.name, pages = page, since_id = since,
+                    "more new statuses than mastodon.max_pages_per_poll pages hold; older ones are skipped");
+            }
+            // Mastodon's max_id is exclusive.
+            max_id = Some(oldest);
+        }
+        Ok(Some(collected))
+    }
+
+    async fn request(
+        &self,
+        since_id: Option<&str>,
+        max_id: Option<&str>,
+    ) -> Result<Vec<Value>, FetchError> {
+        let url = format!(
+            "{}/api/v1/timelines/public",
+            self.instance.base_url.trim_end_matches('/')
+        );
+        let mut query = vec![("limit", self.settings.page_size.to_string())];
+        query.extend(since_id.map(|id| ("since_id", id.to_owned())));
+        query.extend(max_id.map(|id| ("max_id", id.to_owned())));
+        let mut request = self.client.get(&url).query(&query);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose());
+        }
+        let what = format!("GET {url}");
+        let response = http::fetch(request, &what).await?;
+        self.check(&response, &what)?;
+        match http::json(&response.body, &what)? {
+            Value::Array(statuses) => Ok(statuses),
+            other => Err(Failure::new(
+                ErrorKind::InvalidJson,
+                format!(
+                    "{what}: expected an array of statuses, got {}",
+                    crate::weibo::json_kind(&other)
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// Maps a non-2xx response to an error: 401 is fatal, 429 waits for the reset.
+    pub(super) fn check(&self, response: &Response, what: &str) -> Result<(), FetchError> {
+        match response.status {
+            status if status.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => Err(FetchError::Fatal(self.auth_message(response))),
+            StatusCode::TOO_MANY_REQUESTS => {
+                let reset = rate_limit_reset(&response.headers, Utc::now());
+                let mut failure = Failure::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "{what}: HTTP 429 rate limited{}",
+                        reset
+                            .map(|d| format!(", resets in {} s", d.as_secs()))
+                            .unwrap_or_default()
+                    ),
+                );
+                failure.retry_after = reset;
+                Err(failure.into())
+            }
+            status => Err(http::status_failure(status, &response.body, what).into()),
+        }
+    }
+
+    fn auth_message(&self, response: &Response) -> String {
+        let detail = serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|body| body.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let key = format!("mastodon.instances[{}]", self.index);
+        let fix = if self.token.is_some() {
+            format!(
+                "the access token was rejected: create a new one with scope read:statuses (Preferences > Development) and put it where {key}.access_token_env or {key}.access_token_file points"
+            )
+        } else {
+            format!(
+                "this instance requires a token: create one with scope read:statuses (Preferences > Development) and set {key}.access_token_env or {key}.access_token_file"
+            )
+        };
+        format!(
+            "mastodon {}: HTTP {} {detail}; {fix}, then start the collector again",
+            self.host,
+            response.status.as_u16()
+        )
+    }
+
+    /// New statuses, oldest first, as posts; advances `since_id` (`true` if it moved).
+    pub(super) fn new_posts(
+        &self,
+        context: &SourceContext,
+        statuses: Vec<Value>,
+        since_id: &mut Option<String>,
+        seen: &mut SeenIds<String>,
+    ) -> (Vec<Post>, bool) {
+        let mut with_ids: Vec<(String, Value)> = Vec::with_capacity(statuses.len());
+        for status in statuses {
+            match status.get("id").and_then(Value::as_str) {
+                Some(id) if !id.is_empty() => with_ids.push((id.to_owned(), status)),
+                _ => {
+                    context.metrics.add_error(ErrorKind::InvalidRecord);
+                    tracing::warn!(source = %context.name, "skipping a status without an id");
+                }
+            }
+        }
+        with_ids.sort_by(|(a, _), (b, _)| compare_ids(a, b));
+        let before = since_id.clone();
+        let posts = with_ids
+            .into_iter()
+            .filter_map(|(id, status)| self.accept(context, &id, &status, since_id, seen))
+            .collect();
+        (posts, *since_id != before)
+    }
+
+    /// One status: `None` when it is a duplicate or unusable (counted).
+    pub(super) fn accept(
+        &self,
+        context: &SourceContext,
+        id: &str,
+        status: &Value,
+        since_id: &mut Option<String>,
+        seen: &mut SeenIds<String>,
+    ) -> Option<Post> {
+        let old = since_id
+            .as_deref()
+            .is_some_and(|since| compare_ids(id, since) != Ordering::Greater);
+        if old || !seen.insert(id.to_owned()) {
+            context.metrics.add_duplicates(1);
+            return None;
+        }
+        *since_id = Some(id.to_owned());
+        match normalize_status(status, &self.host, Utc::now()) {
+            Ok(post) => Some(post),
+            Err(error) => {
+                context.metrics.add_error(ErrorKind::InvalidRecord);
+                tracing::warn!(source = %context.name, status_id = id, %error, "skipping a bad status");
+                None
+            }
+        }
+    }
+}
+
+/// Orders Mastodon's numeric string ids (shorter is older), falling back to text order.
+pub fn compare_ids(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// How long until `X-RateLimit-Reset` (an ISO 8601 time), if given and in the future.
+fn rate_limit_reset(headers: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let value = headers.get("x-ratelimit-reset")?.to_str().ok()?;
+    let reset = DateTime::parse_from_rfc3339(value.trim())
+        .ok()?
+        .with_timezone(&Utc);
+    (reset - now).to_std().ok()
+}
+
+/// Turns a Mastodon status into a post of the instance `host`.
+pub fn normalize_status(
+    status: &Value,
+    host: &str,
+    collected_at: DateTime<Utc>,
+) -> Result<Post, String> {
+    let text_of = |key: &str| status.get(key).and_then(Value::as_str);
+    let id = text_of("id")
+        .filter(|id| !id.is_empty())
+        .ok_or("missing field \"id\"")?;
+    let created = text_of("created_at").ok_or("missing field \"created_at\"")?;
+    let created_at = DateTime::parse_from_rfc3339(created)
+        .map_err(|error| format!("bad created_at {created:?}: {error}"))?
+        .with_timezone(&Utc);
+    let account = status
+        .get("account")
+        .filter(|a| a.is_object())
+        .ok_or("missing field \"account\"")?;
+    let account_id = account
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or("missing field \"account.id\"")?;
+    let name = ["display_name", "acct", "username"]
+        .iter()
+        .filter_map(|key| account.get(*key)?.as_str())
+        .map(str::trim)
+        .find(|name| !name.is_empty())
+        .unwrap_or(account_id);
+    let count = |key: &str| status.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let repost_of = status
+        .get("reblog")
+        .filter(|r| r.is_object())
+        .and_then(|reblog| {
+            let id = reblog.get("id")?.as_str()?;
+            Some(RepostRef {
+                id: Source::Mastodon.post_id(&format!("{host}/{id}")),
+                author_name: reblog
+                    .pointer("/account/acct")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                text: reblog
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .map(html_to_text),
+            })
+        });
+    Ok(Post {
+        id: Source::Mastodon.post_id(&format!("{host}/{id}")),
+        source: Source::Mastodon,
+        text: text_of("content").map(html_to_text).unwrap_or_default(),
+        lang: text_of("language")
+            .map(primary_language)
+            .filter(|lang| !lang.is_empty()),
+        created_at,
+        author: Author {
+            id: format!("{host}/{account_id}"),
+            name: name.to_owned(),
+            followers: account.get("followers_count").and_then(Value::as_u64),
+            verified: false,
+        },
+        url: text_of("url").or_else(|| text_of("uri")).map(str::to_owned),
+        reposts: count("reblogs_count"),
+        comments: count("replies_count"),
+        likes: count("favourites_count"),
+        repost_of,
+        client: status
+            .pointer("/application/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        collected_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn normalizes_a_status_and_its_reblog() {
+        let status = json!({
+            "id": "109", "created_at": "2022-08-30T23:12:47.000Z", "language": "en-GB",
+            "content": "<p>Hi &amp; <a href=\"x\">#rust</a></p>", "url": "https://m.example/@a/109",
+            "reblogs_count": 2, "replies_count": 3, "favourites_count": 4,
+            "account": {"id": "7", "acct": "a@m.example", "display_name": "", "followers_count": 10},
+            "reblog": {"id": "100", "content": "<p>orig</p>", "account": {"acct": "b"}},
+            "application": {"name": "Tusky"}
+        });
+        let now = Utc::now();
+        let post = normalize_status(&status, "m.example", now).unwrap();
+        assert_eq!(post.id, "mastodon:m.example/109");
+        assert_eq!(post.text, "Hi & #rust");
+        assert_eq!(post.lang.as_deref(), Some("en"));
+        assert_eq!(
+            post.created_at,
+            "2022-08-30T23:12:47Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            (post.author.id.as_str(), post.author.name.as_str()),
+            ("m.example/7", "a@m.example")
+        );
+        assert_eq!((post.reposts, post.comments, post.likes), (2, 3, 4));
+        assert_eq!(post.url.as_deref(), Some("https://m.example/@a/109"));
+        let repost = post.repost_of.clone().unwrap();
+        assert_eq!(
+            (repost.id.as_str(), repost.text.as_deref()),
+            ("mastodon:m.example/100", Some("orig"))
+        );
+        assert_eq!(post.client.as_deref(), Some("Tusky"));
+        assert!(post.validate().is_ok());
+        assert!(
+            normalize_status(&json!({"id": "1"}), "h", now)
+                .unwrap_err()
+                .contains("created_at")
+        );
+    }
+
+    #[test]
+    fn ids_compare_numerically_and_reset_is_read() {
+        assert_eq!(compare_ids("99", "100"), Ordering::Less);
+        assert_eq!(compare_ids("101", "100"), Ordering::Greater);
+        let now: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2024-01-01T00:00:30.000Z"),
+        );
+        assert_eq!(
+            rate_limit_reset(&headers, now),
+            Some(Duration::from_secs(30))
+        );
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2023-12-31T00:00:00Z"),
+        );
+        assert_eq!(rate_limit_reset(&headers, now), None);
+    }
+}

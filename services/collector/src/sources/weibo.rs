@@ -1,0 +1,357 @@
+//! The Weibo open API poller: `statuses/home_timeline` paged by `since_id`,
+//! or `statuses/public_timeline` de-duplicated by status id, spaced to fit
+//! the hourly request budget. Statuses are normalized by [`crate::weibo`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use weibostream_shared::Post;
+
+use super::http::{self, Response};
+use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
+use crate::config::{WeiboSettings, WeiboTimeline};
+use crate::metrics::ErrorKind;
+use crate::retry::Pacer;
+use crate::secret::Secret;
+use crate::weibo::{Normalized, normalize_status};
+
+/// Weibo error codes meaning "slow down": IP, user, and user-per-API limits.
+const RATE_LIMIT_CODES: [u64; 3] = [10022, 10023, 10024];
+
+/// What the Weibo source saves after each acknowledged poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeiboCursor {
+    /// Newest status id published (home timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_id: Option<u64>,
+    /// Ids published most recently, oldest first (public timeline, which has no `since_id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_ids: Vec<u64>,
+}
+
+/// A configured Weibo poller.
+pub struct WeiboSource {
+    settings: WeiboSettings,
+    token: Secret,
+    client: reqwest::Client,
+}
+
+impl WeiboSource {
+    /// A poller for `settings`, authenticating with `token`.
+    pub fn new(settings: WeiboSettings, token: Secret) -> Result<Self, String> {
+        let timeout = Duration::from_millis(settings.request_timeout_ms);
+        let client = http::client(Some(timeout), timeout)?;
+        Ok(WeiboSource {
+            settings,
+            token,
+            client,
+        })
+    }
+
+    /// Polls until shutdown; returns an error only for auth failures and bad cursors.
+    pub async fn run(self, context: SourceContext) -> Result<(), SourceError> {
+        let saved: WeiboCursor = context.load_cursor()?.unwrap_or_default();
+        let mut seen = SeenIds::new(self.settings.dedup_capacity);
+        for id in &saved.seen_ids {
+            seen.insert(*id);
+        }
+        let mut since_id = saved.since_id;
+        let interval = Pacer::interval_for_budget(self.settings.calls_per_hour);
+        let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
+        let mut backoff = context.backoff();
+        tracing::info!(source = %context.name, timeline = ?self.settings.timeline, ?since_id,
+            interval_ms = interval.as_millis() as u64, "polling Weibo");
+        loop {
+            let statuses = match self.poll(&mut pacer, &context, since_id).await {
+                Ok(Some(statuses)) => statuses,
+                Ok(None) => return Ok(()),
+                Err(FetchError::Fatal(message)) => {
+                    context.metrics.add_error(ErrorKind::Auth);
+                    return Err(SourceError::Fatal(message));
+                }
+                Err(FetchError::Transient(failure)) => {
+                    if !context.retry_after(&mut backoff, &failure).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            backoff.reset();
+            let (posts, newest) = self.new_posts(&context, statuses, since_id, &mut seen);
+            let cursor = match self.settings.timeline {
+                WeiboTimeline::Home => {
+                    since_id = since_id.max(newest);
+                    WeiboCursor {
+                        since_id,
+                        seen_ids: Vec::new(),
+                    }
+                }
+                WeiboTimeline::Public => WeiboCursor {
+                    since_id: None,
+                    seen_ids: seen.iter().copied().collect(),
+                },
+            };
+            let changed = newest.is_some();
+            let cursor = changed.then_some(&cursor);
+            if context.send(posts, cursor).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One poll: up to `max_pages_per_poll` requests walking back from the
+    /// newest status to `since_id`. `None` on shutdown.
+    async fn poll(
+        &self,
+        pacer: &mut Pacer,
+        context: &SourceContext,
+        since_id: Option<u64>,
+    ) -> Result<Option<Vec<Value>>, FetchError> {
+        let (path, since_id) = match self.settings.timeline {
+            WeiboTimeline::Home => ("statuses/home_timeline.json", since_id),
+            WeiboTimeline::Public => ("statuses/public_timeline.json", None),
+        };
+        let mut collected = Vec::new();
+        let mut max_id = None;
+        for page in 1..=self.settings.max_pages_per_poll {
+            if !pacer.wait(&context.shutdown).await {
+                return Ok(None);
+            }
+            let statuses = self.request(path, since_id, max_id).await?;
+            context.metrics.add_fetched(statuses.len() as u64);
+            let full = statuses.len() >= self.settings.page_size as usize;
+            let oldest = statuses.iter().filter_map(status_id).min();
+            collected.extend(statuses);
+            let (Some(since), Some(oldest), true) = (since_id, oldest, full) else {
+                break;
+            };
+            if oldest <= since.saturating_add(1) {
+                break;
+            }
+            if page == self.settings.max_pages_per_poll {
+                tracing::warn!(source = %context.name, pages = page, since_id = since,
+                    "more new statuses than weibo.max_pages_per_poll pages hold; older ones are skipped");
+            }
+            // Weibo's max_id is inclusive.
+            max_id = Some(oldest - 1);
+        }
+        Ok(Some(collected))
+    }
+
+    async fn request(
+        &self,
+        path: &str,
+        since_id: Option<u64>,
+        max_id: Option<u64>,
+    ) -> Result<Vec<Value>, FetchError> {
+        let url = format!("{}/{path}", self.settings.base_url.trim_end_matches('/'));
+        let mut query = vec![("count", self.settings.page_size.to_string())];
+        query.extend(since_id.map(|id| ("since_id", id.to_string())));
+        query.extend(max_id.map(|id| ("max_id", id.to_string())));
+        let request = self
+            .client
+            .get(&url)
+            .query(&query)
+            .header("Authorization", format!("OAuth2 {}", self.token.expose()));
+        let what = format!("GET {path}");
+        let response = http::fetch(request, &what).await?;
+        statuses(response, &what, &self.settings)
+    }
+
+    /// The statuses not seen before, oldest first, as posts; and the newest id among them.
+    fn new_posts(
+        &self,
+        context: &SourceContext,
+        statuses: Vec<Value>,
+        since_id: Option<u64>,
+        seen: &mut SeenIds<u64>,
+    ) -> (Vec<Post>, Option<u64>) {
+        let mut with_ids: Vec<(u64, Value)> = Vec::with_capacity(statuses.len());
+        for status in statuses {
+            match status_id(&status) {
+                Some(id) => with_ids.push((id, status)),
+                None => {
+                    context.metrics.add_error(ErrorKind::InvalidRecord);
+                    tracing::warn!(source = %context.name, "skipping a status without an id");
+                }
+            }
+        }
+        with_ids.sort_by_key(|(id, _)| *id);
+        let now = chrono::Utc::now();
+        let mut posts = Vec::with_capacity(with_ids.len());
+        let mut newest = None;
+        for (id, status) in with_ids {
+            if since_id.is_some_and(|since| id <= since) || !seen.insert(id) {
+                context.metrics.add_duplicates(1);
+                continue;
+            }
+            newest = Some(id);
+            match normalize_status(&status, now) {
+                Ok(Normalized::Post(post)) => posts.push(post),
+                Ok(Normalized::Deleted { id }) => {
+                    tracing::debug!(source = %context.name, %id, "skipping a deleted status");
+                    context.metrics.add_skipped(1);
+                }
+                Err(error) => {
+                    context.metrics.add_error(ErrorKind::InvalidRecord);
+                    tracing::warn!(source = %context.name, status_id = id, %error, "skipping a bad status");
+                }
+            }
+        }
+        (posts, newest)
+    }
+}
+
+/// A status's numeric id (`id`, or `idstr`).
+fn status_id(status: &Value) -> Option<u64> {
+    ["id", "idstr"]
+        .iter()
+        .find_map(|key| match status.get(key)? {
+            Value::Number(number) => number.as_u64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        })
+}
+
+/// The statuses of a timeline response, or why there are none.
+fn statuses(
+    response: Response,
+    what: &str,
+    settings: &WeiboSettings,
+) -> Result<Vec<Value>, FetchError> {
+    let parsed = http::json(&response.body, what);
+    if let Ok(Value::Object(body)) = &parsed
+        && let Some(code) = body.get("error_code")
+    {
+        return Err(api_error(code, body.get("error"), what, settings));
+    }
+    if response.status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(FetchError::Fatal(auth_message("HTTP 401", settings)));
+    }
+    if !response.status.is_success() {
+        return Err(http::status_failure(response.status, &response.body, what).into());
+    }
+    match parsed? {
+        Value::Object(mut body) => match body.remove("statuses") {
+            Some(Value::Array(statuses)) => Ok(statuses),
+            _ => Err(Failure::new(
+                ErrorKind::InvalidJson,
+                format!("{what}: no \"statuses\" array"),
+            )
+            .into()),
+        },
+        Value::Array(statuses) => Ok(statuses),
+        _ => Err(Failure::new(
+            ErrorKind::InvalidJson,
+            format!("{what}: not a timeline body"),
+        )
+        .into()),
+    }
+}
+
+/// A Weibo error body: rate limit, auth, or another error.
+fn api_error(
+    code: &Value,
+    message: Option<&Value>,
+    what: &str,
+    settings: &WeiboSettings,
+) -> FetchError {
+    let number = match code {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    };
+    let message = message.and_then(Value::as_str).unwrap_or("");
+    let described = format!(
+        "Weibo error {} {message}",
+        number.map_or_else(|| code.to_string(), |n| n.to_string())
+    );
+    match number {
+        Some(code) if RATE_LIMIT_CODES.contains(&code) => Failure::new(
+            ErrorKind::RateLimited,
+            format!("{what}: {described} (rate limit)"),
+        )
+        .into(),
+        Some(21327 | 21332 | 21314..=21317) => {
+            FetchError::Fatal(auth_message(&described, settings))
+        }
+        Some(code) if (10000..20000).contains(&code) => Failure::new(
+            ErrorKind::Http5xx,
+            format!("{what}: {described} (system error)"),
+        )
+        .into(),
+        _ => Failure::new(
+            ErrorKind::Http4xx,
+            format!("{what}: {}", described.trim_end()),
+        )
+        .into(),
+    }
+}
+
+fn auth_message(what: &str, settings: &WeiboSettings) -> String {
+    let place = if settings.access_token_file.as_os_str().is_empty() {
+        format!(
+            "the environment variable {} (weibo.access_token_env)",
+            settings.access_token_env
+        )
+    } else {
+        format!(
+            "the file {} (weibo.access_token_file)",
+            settings.access_token_file.display()
+        )
+    };
+    format!(
+        "weibo: the access token was rejected ({}); get a new OAuth2 access token for your app \
+         (open.weibo.com) and put it in {place}, then start the collector again",
+        what.trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn error_codes_as_numbers_or_strings() {
+        let settings = WeiboSettings::default();
+        for code in [json!(10023), json!("10022"), json!(" 10024")] {
+            let error = api_error(&code, None, "GET x", &settings);
+            assert!(
+                matches!(
+                    error,
+                    FetchError::Transient(Failure {
+                        kind: ErrorKind::RateLimited,
+                        ..
+                    })
+                ),
+                "{code}"
+            );
+        }
+        for code in [json!(21327), json!("21332"), json!(21314), json!("21317")] {
+            let FetchError::Fatal(message) =
+                api_error(&code, Some(&json!("expired_token")), "x", &settings)
+            else {
+                panic!("{code} should be fatal");
+            };
+            assert!(message.contains("WEIBO_ACCESS_TOKEN"), "{message}");
+        }
+        let error = api_error(&json!("20502"), Some(&json!("bad param")), "x", &settings);
+        assert!(matches!(
+            error,
+            FetchError::Transient(Failure {
+                kind: ErrorKind::Http4xx,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn status_ids_from_id_or_idstr() {
+        assert_eq!(status_id(&json!({"id": 5})), Some(5));
+        assert_eq!(status_id(&json!({"id": null, "idstr": "6"})), Some(6));
+        assert_eq!(status_id(&json!({"text": "x"})), None);
+    }
+}
