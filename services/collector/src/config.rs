@@ -194,3 +194,125 @@ impl CollectorConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use weibostream_shared::config::load_from;
+
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<CollectorConfig, String> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(file, "{toml}").unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let config: CollectorConfig =
+            load_from("COLLECTOR", Some(file.path()), env).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn defaults_keep_the_synthetic_source_and_real_urls() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(
+            (config.source, config.sources.len()),
+            (SourceKind::Synthetic, 0)
+        );
+        assert_eq!(config.weibo.base_url, "https://api.weibo.com/2");
+        assert_eq!(config.weibo.calls_per_hour, 150);
+        assert_eq!(
+            config.mastodon.instances[0].base_url,
+            "https://mastodon.social"
+        );
+        assert!(
+            config
+                .jetstream
+                .url
+                .starts_with("wss://jetstream2.us-east.bsky.network/")
+        );
+    }
+
+    #[test]
+    fn live_sources_from_toml_and_env() {
+        let toml = r#"
+            sources = ["mastodon", "jetstream"]
+            cursor_dir = "/var/lib/weibostream"
+            [[mastodon.instances]]
+            base_url = "https://fosstodon.org"
+            [[mastodon.instances]]
+            base_url = "https://mstdn.jp"
+            access_token_env = "MSTDN_TOKEN"
+            [jetstream]
+            languages = ["zh", "ja"]
+        "#;
+        let config = load(toml, &[("COLLECTOR__JETSTREAM__IDLE_TIMEOUT_MS", "5000")]).unwrap();
+        let urls: Vec<_> = config
+            .mastodon
+            .instances
+            .iter()
+            .map(|i| i.base_url.as_str())
+            .collect();
+        assert_eq!(urls, ["https://fosstodon.org", "https://mstdn.jp"]);
+        assert_eq!(config.mastodon.instances[1].access_token_env, "MSTDN_TOKEN");
+        assert!(config.mastodon.instances[1].streaming);
+        assert_eq!(config.jetstream.idle_timeout_ms, 5000);
+        let config = load("", &[("COLLECTOR__SOURCES", "weibo, socket")]).unwrap();
+        assert_eq!(
+            config.sources,
+            [LiveSourceKind::Weibo, LiveSourceKind::Socket]
+        );
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_named() {
+        for (toml, key) in [
+            ("sources = [\"twitter\"]", "twitter"),
+            ("sources = [\"weibo\"]\n[weibo]\ntoken = \"x\"", "token"),
+            (
+                "sources = [\"weibo\", \"weibo\"]",
+                "sources: weibo is listed twice",
+            ),
+            (
+                "sources = [\"weibo\"]\n[weibo]\npage_size = 101",
+                "weibo.page_size",
+            ),
+            (
+                "sources = [\"weibo\"]\n[weibo]\nbase_url = \"ftp://x\"",
+                "weibo.base_url",
+            ),
+            (
+                "sources = [\"weibo\"]\n[weibo]\naccess_token_env = \"\"",
+                "weibo.access_token_env",
+            ),
+            (
+                "sources = [\"mastodon\"]\n[[mastodon.instances]]\nbase_url = \"https://a.b\"\n[[mastodon.instances]]\nbase_url = \"https://a.b/\"",
+                "mastodon.instances[1].base_url",
+            ),
+            (
+                "sources = [\"mastodon\"]\n[mastodon]\npage_size = 41",
+                "mastodon.page_size",
+            ),
+            (
+                "sources = [\"jetstream\"]\n[jetstream]\nurl = \"https://x\"",
+                "jetstream.url",
+            ),
+            (
+                "sources = [\"jetstream\"]\n[jetstream]\nlanguages = [\"e n\"]",
+                "jetstream.languages",
+            ),
+            (
+                "sources = [\"socket\"]\n[socket]\naddresses = [\"nope\"]",
+                "socket.addresses[0]",
+            ),
+            (
+                "sources = [\"socket\"]\n[retry]\nmax_backoff_ms = 1",
+                "retry.max_backoff_ms",
+            ),
+        ] {
+            let error = load(toml, &[]).unwrap_err();
+            assert!(error.contains(key), "{toml}: {error}");
+        }
+    }
+}

@@ -19,6 +19,22 @@ pub enum LiveSourceKind {
     Socket,
 }
 
+impl std::str::FromStr for LiveSourceKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name.trim() {
+            "weibo" => Ok(LiveSourceKind::Weibo),
+            "mastodon" => Ok(LiveSourceKind::Mastodon),
+            "jetstream" => Ok(LiveSourceKind::Jetstream),
+            "socket" => Ok(LiveSourceKind::Socket),
+            other => Err(format!(
+                "unknown source {other:?}: expected weibo, mastodon, jetstream or socket"
+            )),
+        }
+    }
+}
+
 /// `sources = ["weibo", "jetstream"]`, or `COLLECTOR__SOURCES=weibo,jetstream`.
 pub(crate) fn list_or_csv<'de, D>(deserializer: D) -> Result<Vec<LiveSourceKind>, D::Error>
 where
@@ -27,22 +43,22 @@ where
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Given {
-        List(Vec<LiveSourceKind>),
+        List(Vec<String>),
         Csv(String),
     }
-    match Given::deserialize(deserializer)? {
-        Given::List(list) => Ok(list),
+    let names = match Given::deserialize(deserializer)? {
+        Given::List(list) => list,
         Given::Csv(text) => text
             .split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
-            .map(|name| {
-                LiveSourceKind::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(
-                    name,
-                ))
-            })
+            .map(str::to_owned)
             .collect(),
-    }
+    };
+    names
+        .iter()
+        .map(|name| name.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// Waits after transient errors (5xx, timeouts, resets, rate limits).
@@ -288,7 +304,7 @@ impl WeiboSettings {
             "weibo.calls_per_hour",
             self.calls_per_hour.into(),
             1,
-            10_000,
+            360_000,
         )?;
         check_range(
             "weibo.poll_jitter_percent",

@@ -51,6 +51,8 @@ impl WsServer {
                 tokio::spawn(async move {
                     let uri = Arc::new(Mutex::new(String::new()));
                     let record = uri.clone();
+                    // The callback's error type is tungstenite's, not ours to shrink.
+                    #[allow(clippy::result_large_err)]
                     let callback = move |request: &Request, response: Response| {
                         *record.lock().unwrap() = request.uri().to_string();
                         Ok(response)

@@ -150,3 +150,80 @@ async fn cursors_follow_acks_and_a_restart_neither_skips_nor_repeats() {
     assert_eq!(counts.keys().cloned().collect::<Vec<_>>(), want, "no gap");
     assert!(counts.values().all(|n| *n == 1), "no repeat: {counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_source_leaves_others_running_until_an_auth_error_stops_the_collector() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::support::Reply;
+
+    let broker = tokio::task::spawn_blocking(Broker::start).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("weibo-token");
+    std::fs::write(&token_file, "expired-token\n").unwrap();
+    let revoked = Arc::new(AtomicBool::new(false));
+    let flag = revoked.clone();
+    let weibo = HttpServer::start(move |_| {
+        if flag.load(Ordering::SeqCst) {
+            Reply::json(400, r#"{"error_code":21327,"error":"expired_token"}"#)
+        } else {
+            Reply::Full {
+                status: 503,
+                headers: vec![],
+                body: "maintenance".into(),
+            }
+        }
+    })
+    .await;
+    let jetstream =
+        WsServer::start(|_, _| ((1..=3).map(|n| post_event(n, "en")).collect(), Ending::Hang))
+            .await;
+    let instance = HttpServer::start(|_| Reply::json(200, "[]")).await;
+    let mut config = config(&broker, dir.path(), &instance, &jetstream);
+    config.sources = vec![LiveSourceKind::Weibo, LiveSourceKind::Jetstream];
+    config.weibo.base_url = weibo.url();
+    config.weibo.access_token_file = token_file;
+    config.weibo.calls_per_hour = 360_000;
+
+    let collector = Collector::build(config).unwrap();
+    let metrics = collector.metrics();
+    let run = tokio::spawn(collector.run(CancellationToken::new()));
+    let (weibo_metrics, jetstream_metrics) = (
+        metrics.source("weibo").unwrap().clone(),
+        metrics.source("jetstream").unwrap().clone(),
+    );
+    eventually(LIMIT, "jetstream published while weibo fails", || {
+        jetstream_metrics.published() == 3
+            && weibo_metrics.errors(weibostream_collector::metrics::ErrorKind::Http5xx) >= 2
+    })
+    .await;
+    assert!(!run.is_finished());
+    revoked.store(true, Ordering::SeqCst);
+    let result = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap();
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.contains("21327 expired_token") && error.contains("weibo.access_token_file"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("expired-token"),
+        "the token itself is never shown: {error}"
+    );
+}
+
+#[test]
+fn build_names_the_missing_token() {
+    let mut config = CollectorConfig {
+        sources: vec![LiveSourceKind::Weibo],
+        ..CollectorConfig::default()
+    };
+    config.weibo.access_token_env = "WEIBOSTREAM_TEST_TOKEN_THAT_IS_NOT_SET".into();
+    let Err(error) = Collector::build(config) else {
+        panic!("built without a token")
+    };
+    assert!(
+        error.starts_with("weibo.access_token_env:")
+            && error.contains("WEIBOSTREAM_TEST_TOKEN_THAT_IS_NOT_SET"),
+        "{error}"
+    );
+}
