@@ -4,6 +4,8 @@
 //! Offsets are committed only after the broker acknowledged both.
 
 pub mod batch;
+pub mod classify;
+pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod output;

@@ -1,16 +1,21 @@
-//! `filter` binary: loads config, builds the replica, runs it until a signal.
+//! `filter` binary: without a subcommand, loads config, builds the replica and
+//! runs it until a signal (SIGHUP reloads the rules); `train`, `eval` and
+//! `tokenize` are the offline classifier tools.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use weibostream_filter::cli::{self as tools, EvalArgs, TokenizeArgs, TrainArgs};
 use weibostream_filter::{Filter, FilterConfig};
 use weibostream_shared::{cli, config, shutdown, telemetry};
 
 /// A weibostream filter replica (several may run in one group).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML config file (keys as in the README); env `FILTER__<KEY>` overrides it.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -22,10 +27,32 @@ struct Args {
     replica_id: Option<String>,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Train a classifier on labelled JSON lines and save it as a model file.
+    Train(TrainArgs),
+    /// Print accuracy, per-class precision/recall and a confusion matrix.
+    Eval(EvalArgs),
+    /// Print the shared tokenizer's tokens for labelled JSON lines.
+    Tokenize(TokenizeArgs),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init("filter");
     let args = Args::parse();
+    let tool = match &args.command {
+        None => None,
+        Some(Command::Train(train)) => Some(tools::train::run(train)),
+        Some(Command::Eval(eval)) => Some(tools::eval::run(eval)),
+        Some(Command::Tokenize(tokenize)) => Some(tools::tokenize::run(tokenize)),
+    };
+    if let Some(result) = tool {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => cli::config_error("filter", format!("{error:#}")),
+        };
+    }
     let mut config: FilterConfig = match config::load("FILTER", args.config.as_deref()) {
         Ok(config) => config,
         Err(error) => return cli::config_error("filter", error),

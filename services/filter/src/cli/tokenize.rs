@@ -1,0 +1,55 @@
+//! `filter tokenize`: the shared tokenizer's output for a labelled file, one
+//! JSON line per example with its side of the seeded split. Feeds the
+//! scikit-learn comparison (`deploy/data/compare_sklearn.py`) the exact
+//! tokens and split the Rust classifier uses.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::classify::data::{read_examples, split_mask};
+use crate::text::Tokenizer;
+
+/// Arguments of `filter tokenize`.
+#[derive(Debug, clap::Args)]
+pub struct TokenizeArgs {
+    /// Labelled JSON lines (`{"text": ..., "label": ...}`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Fraction of examples on the training side of the split.
+    #[arg(long, default_value_t = 0.8)]
+    pub split: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    tokens: Vec<&'a str>,
+    label: &'a str,
+    split: &'static str,
+}
+
+/// Writes one JSON line per example to stdout.
+pub fn run(args: &TokenizeArgs) -> anyhow::Result<()> {
+    let examples = read_examples(&args.input)?;
+    let mask = split_mask(examples.len(), args.split, args.seed);
+    let tokenizer = Tokenizer::shared();
+    let mut scratch = crate::text::TokenScratch::new();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (example, train) in examples.iter().zip(mask) {
+        tokenizer.tokenize(&example.text, &mut scratch);
+        let line = Line {
+            tokens: scratch.tokens().collect(),
+            label: &example.label,
+            split: if train { "train" } else { "test" },
+        };
+        serde_json::to_writer(&mut out, &line).context("writing tokens")?;
+        out.write_all(b"\n").context("writing tokens")?;
+    }
+    out.flush().context("writing tokens")
+}
