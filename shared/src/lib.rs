@@ -8,6 +8,7 @@ pub mod kafka;
 pub mod post;
 pub mod records;
 pub mod sanitize;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 pub mod topics;

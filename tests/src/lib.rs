@@ -17,6 +17,8 @@ use weibostream_shared::Topics;
 use weibostream_shared::kafka::KafkaSettings;
 
 pub mod pipeline;
+pub mod process;
+pub mod proxy;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -210,4 +212,23 @@ pub fn counts<T: Ord + Clone>(items: &[T]) -> BTreeMap<T, usize> {
         *map.entry(item.clone()).or_default() += 1;
     }
     map
+}
+
+/// A PostgreSQL server URL: `$WEIBOSTREAM_PG_URL`, or the one
+/// `deploy/local/ensure-postgres.sh` installs/starts and prints.
+pub fn postgres_url() -> String {
+    if let Ok(url) = std::env::var("WEIBOSTREAM_PG_URL") {
+        return url;
+    }
+    let script = workspace_root().join("deploy/local/ensure-postgres.sh");
+    let output = Command::new(&script).stderr(Stdio::inherit()).output().unwrap();
+    assert!(output.status.success(), "{} failed", script.display());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// A pseudo-random number in `0..n` (tests need no reproducible randomness,
+/// only a point that differs between runs; it is printed by the caller).
+pub fn random_below(n: u64) -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    u64::from(nanos) % n.max(1)
 }

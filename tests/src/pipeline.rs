@@ -14,7 +14,9 @@ use weibostream_shared::kafka::KafkaSettings;
 use weibostream_shared::{BatchReport, MatchedPost, Topics};
 use weibostream_sink::{Sink, SinkConfig};
 
-use crate::read_topic_for;
+use weibostream_shared::Post;
+
+use crate::{counts, eventually, read_topic, read_topic_for};
 
 /// A service task and the token that stops it.
 pub struct Running<T> {
@@ -55,7 +57,19 @@ pub fn start_filter(
     rules: &Path,
     replica: &str,
 ) -> Running<()> {
-    let config = FilterConfig {
+    start_filter_with(kafka, topics, group, rules, replica, |_| {})
+}
+
+/// [`start_filter`] with more settings.
+pub fn start_filter_with(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    group: &str,
+    rules: &Path,
+    replica: &str,
+    customize: impl FnOnce(&mut FilterConfig),
+) -> Running<()> {
+    let mut config = FilterConfig {
         kafka: kafka.clone(),
         topics: topics.clone(),
         group: group.into(),
@@ -64,6 +78,7 @@ pub fn start_filter(
         batch_interval_ms: 1000,
         ..FilterConfig::default()
     };
+    customize(&mut config);
     let filter = Filter::build(config).expect("filter config");
     let token = CancellationToken::new();
     let handle = tokio::spawn(filter.run(token.clone()));
@@ -72,7 +87,17 @@ pub fn start_filter(
 
 /// Starts a sink writing JSON lines to `jsonl` (no stdout output).
 pub fn start_sink(kafka: &KafkaSettings, topics: &Topics, jsonl: &Path) -> Running<()> {
-    let config = SinkConfig {
+    start_sink_with(kafka, topics, jsonl, |_| {})
+}
+
+/// [`start_sink`] with more settings (a store, another group...).
+pub fn start_sink_with(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    jsonl: &Path,
+    customize: impl FnOnce(&mut SinkConfig),
+) -> Running<()> {
+    let mut config = SinkConfig {
         kafka: kafka.clone(),
         topics: topics.clone(),
         group: crate::unique("sink"),
@@ -81,6 +106,7 @@ pub fn start_sink(kafka: &KafkaSettings, topics: &Topics, jsonl: &Path) -> Runni
         jsonl_path: Some(jsonl.to_path_buf()),
         ..SinkConfig::default()
     };
+    customize(&mut config);
     let sink = Sink::build(config).expect("sink config");
     let token = CancellationToken::new();
     let handle = tokio::spawn(sink.run(token.clone()));
@@ -246,4 +272,50 @@ impl Pipeline {
         }
         self.sink.stop().await;
     }
+}
+
+/// The oracle for `建设银行 AND 涨`: ids of the posts in `topic` (which holds
+/// `records` records, undecodable ones skipped) whose raw text contains both
+/// substrings — computed from what is in the topic, not from the filter's code.
+pub async fn oracle(kafka: &KafkaSettings, topic: &str, records: u64) -> BTreeSet<String> {
+    let (kafka, topic) = (kafka.clone(), topic.to_string());
+    let values = tokio::task::spawn_blocking(move || {
+        read_topic(&kafka, &topic, records as usize, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    assert_eq!(values.len() as u64, records, "reading the input back");
+    values
+        .iter()
+        .filter_map(|v| serde_json::from_slice::<Post>(v).ok())
+        .filter(|p| p.text.contains("建设银行") && p.text.contains("涨"))
+        .map(|p| p.id)
+        .collect()
+}
+
+/// Waits for the sink to have written `expected.len()` posts to `jsonl`, lets
+/// two more batches pass so late duplicates would show, and checks the output
+/// exactly: the same ids, each once.
+pub async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<String>) {
+    eventually(Duration::from_secs(120), || {
+        jsonl_posts(jsonl).len() >= expected.len()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let written: Vec<String> = jsonl_posts(jsonl).into_iter().map(|m| m.post.id).collect();
+    let duplicates: Vec<_> = counts(&written)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicates in the output: {duplicates:?}"
+    );
+    let written: BTreeSet<String> = written.into_iter().collect();
+    let missing: Vec<_> = expected.difference(&written).collect();
+    let extra: Vec<_> = written.difference(expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, unexpected {extra:?}"
+    );
 }

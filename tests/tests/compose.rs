@@ -24,7 +24,9 @@ fn compose() -> Yaml {
 /// A service's mapping with `<<: *anchor` merge keys applied (yaml-rust2 does not).
 fn service(doc: &Yaml, name: &str) -> BTreeMap<String, Yaml> {
     let node = &doc["services"][name];
-    let hash = node.as_hash().unwrap_or_else(|| panic!("service {name} missing"));
+    let hash = node
+        .as_hash()
+        .unwrap_or_else(|| panic!("service {name} missing"));
     let mut merged = BTreeMap::new();
     if let Some(base) = hash.get(&Yaml::String("<<".into())).and_then(Yaml::as_hash) {
         for (k, v) in base {
@@ -41,7 +43,11 @@ fn service(doc: &Yaml, name: &str) -> BTreeMap<String, Yaml> {
 }
 
 fn strings(node: &Yaml) -> Vec<String> {
-    node.as_vec().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    node.as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn environment(svc: &BTreeMap<String, Yaml>) -> Vec<(String, String)> {
@@ -68,28 +74,55 @@ fn host_path(svc: &BTreeMap<String, Yaml>, container: &str) -> PathBuf {
         let parts: Vec<&str> = mount.split(':').collect();
         let (host, target) = (parts[0], parts[1]);
         if let Some(rest) = container.strip_prefix(target) {
-            let candidate = workspace_root().join(host.trim_start_matches("./")).join(rest.trim_start_matches('/'));
-            let path = if rest.is_empty() { workspace_root().join(host.trim_start_matches("./")) } else { candidate };
+            let candidate = workspace_root()
+                .join(host.trim_start_matches("./"))
+                .join(rest.trim_start_matches('/'));
+            let path = if rest.is_empty() {
+                workspace_root().join(host.trim_start_matches("./"))
+            } else {
+                candidate
+            };
             if best.as_ref().is_none_or(|(len, _)| target.len() > *len) {
                 best = Some((target.len(), path));
             }
         }
     }
-    best.unwrap_or_else(|| panic!("{container} is not mounted")).1
+    best.unwrap_or_else(|| panic!("{container} is not mounted"))
+        .1
 }
 
 /// Checks build, command binary, `--config` file and env, and returns the config file.
-fn check_service(doc: &Yaml, name: &str) -> (BTreeMap<String, Yaml>, PathBuf, Vec<(String, String)>) {
+fn check_service(
+    doc: &Yaml,
+    name: &str,
+) -> (BTreeMap<String, Yaml>, PathBuf, Vec<(String, String)>) {
     let svc = service(doc, name);
-    assert_eq!(svc["build"].as_str(), Some("."), "{name}: built from the repo's Dockerfile");
+    assert_eq!(
+        svc["build"].as_str(),
+        Some("."),
+        "{name}: built from the repo's Dockerfile"
+    );
     assert!(workspace_root().join("Dockerfile").is_file());
     let command = strings(&svc["command"]);
     assert_eq!(command[0], name, "{name}: runs its own binary");
-    let manifest = std::fs::read_to_string(workspace_root().join("services").join(name).join("Cargo.toml")).unwrap();
-    assert!(manifest.contains(&format!("name = \"{name}\"")), "{name} is not a binary of services/{name}");
+    let manifest = std::fs::read_to_string(
+        workspace_root()
+            .join("services")
+            .join(name)
+            .join("Cargo.toml"),
+    )
+    .unwrap();
+    assert!(
+        manifest.contains(&format!("name = \"{name}\"")),
+        "{name} is not a binary of services/{name}"
+    );
     assert_eq!(command[1], "--config");
     let config = host_path(&svc, &command[2]);
-    assert!(config.is_file(), "{name}: {} does not exist", config.display());
+    assert!(
+        config.is_file(),
+        "{name}: {} does not exist",
+        config.display()
+    );
     let env = environment(&svc);
     let prefix = format!("{}__", name.to_uppercase());
     for (key, _) in &env {
@@ -98,10 +131,18 @@ fn check_service(doc: &Yaml, name: &str) -> (BTreeMap<String, Yaml>, PathBuf, Ve
             "{name}: environment variable {key} is read by nothing"
         );
     }
-    assert!(!svc.contains_key("container_name"), "{name}: a container_name would prevent --scale");
+    assert!(
+        !svc.contains_key("container_name"),
+        "{name}: a container_name would prevent --scale"
+    );
     let depends = svc["depends_on"].as_hash().unwrap();
-    let init = depends.get(&Yaml::String("init-topics".into())).expect("waits for the topics");
-    assert_eq!(init["condition"].as_str(), Some("service_completed_successfully"));
+    let init = depends
+        .get(&Yaml::String("init-topics".into()))
+        .expect("waits for the topics");
+    assert_eq!(
+        init["condition"].as_str(),
+        Some("service_completed_successfully")
+    );
     (svc, config, env)
 }
 
@@ -118,20 +159,35 @@ fn services_configs_and_env_match_the_code() {
     let (_, file, env) = check_service(&doc, "collector");
     let collector: CollectorConfig = load("COLLECTOR", &file, env);
     collector.validate().unwrap();
-    assert_eq!(collector.topics, Topics { raw_partitions: collector.topics.raw_partitions, ..Topics::default() });
+    assert_eq!(
+        collector.topics,
+        Topics {
+            raw_partitions: collector.topics.raw_partitions,
+            ..Topics::default()
+        }
+    );
 
     let (svc, file, env) = check_service(&doc, "filter");
     let filter: FilterConfig = load("FILTER", &file, env.clone());
     filter.validate().unwrap();
-    assert!(filter.replica_id.is_empty(), "a fixed replica_id would give every scaled replica the same name");
+    assert!(
+        filter.replica_id.is_empty(),
+        "a fixed replica_id would give every scaled replica the same name"
+    );
     let rules = host_path(&svc, filter.rules_path.to_str().unwrap());
     RuleSet::load(&rules).unwrap();
-    assert!(!svc.contains_key("ports"), "fixed host ports would prevent --scale filter=3");
+    assert!(
+        !svc.contains_key("ports"),
+        "fixed host ports would prevent --scale filter=3"
+    );
 
     let (_, file, env) = check_service(&doc, "sink");
     let sink: SinkConfig = load("SINK", &file, env);
     sink.validate().unwrap();
-    for (_, brokers) in environment(&service(&doc, "filter")).iter().filter(|(k, _)| k == "KAFKA_BROKERS") {
+    for (_, brokers) in environment(&service(&doc, "filter"))
+        .iter()
+        .filter(|(k, _)| k == "KAFKA_BROKERS")
+    {
         assert_eq!(brokers, "redpanda:9092");
     }
 }
@@ -142,11 +198,17 @@ fn redpanda_is_pinned_healthchecked_and_advertises_the_brokers_the_services_use(
     for name in ["redpanda", "console", "init-topics"] {
         let image = doc["services"][name]["image"].as_str().unwrap();
         let tag = image.rsplit(':').next().unwrap();
-        assert!(tag.starts_with('v') && tag != "latest", "{name}: image {image} is not pinned");
+        assert!(
+            tag.starts_with('v') && tag != "latest",
+            "{name}: image {image} is not pinned"
+        );
     }
     let redpanda = service(&doc, "redpanda");
     let command = strings(&redpanda["command"]).join(" ");
-    assert!(command.contains("--advertise-kafka-addr=internal://redpanda:9092"), "{command}");
+    assert!(
+        command.contains("--advertise-kafka-addr=internal://redpanda:9092"),
+        "{command}"
+    );
     assert!(redpanda["healthcheck"]["test"].as_vec().is_some());
     let console = environment(&service(&doc, "console"));
     assert!(console.contains(&("KAFKA_BROKERS".into(), "redpanda:9092".into())));
@@ -165,14 +227,24 @@ fn init_topics_creates_every_topic_the_services_use() {
         (&topics.dlq, "1"),
     ] {
         let line = format!("create {topic} {partitions}");
-        assert!(script.contains(&line), "init-topics does not run `{line}`:\n{script}");
+        assert!(
+            script.contains(&line),
+            "init-topics does not run `{line}`:\n{script}"
+        );
     }
     let env = environment(&init);
-    assert!(env.iter().any(|(k, v)| k == "RAW_PARTITIONS" && v.contains(":-6")), "{env:?}");
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "RAW_PARTITIONS" && v.contains(":-6")),
+        "{env:?}"
+    );
     for svc in ["collector", "filter", "sink"] {
         let depends = service(&doc, svc)["depends_on"].clone();
         for (dep, _) in depends.as_hash().unwrap() {
-            assert!(doc["services"][dep.as_str().unwrap()].as_hash().is_some(), "{svc} depends on a missing service");
+            assert!(
+                doc["services"][dep.as_str().unwrap()].as_hash().is_some(),
+                "{svc} depends on a missing service"
+            );
         }
     }
 }

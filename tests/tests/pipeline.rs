@@ -5,57 +5,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use weibostream_shared::Post;
 use weibostream_tests::pipeline::{
-    Pipeline, jsonl_posts, partitions_by_replica, reports, start_synthetic,
+    Pipeline, assert_output_equals, oracle, partitions_by_replica, reports, start_synthetic,
 };
-use weibostream_tests::{Broker, counts, eventually, read_topic};
 
 const POSTS: u64 = 20_000;
-
-/// The oracle: ids of posts whose raw text contains both substrings, computed
-/// from what is actually in the topic, not from the filter's code.
-async fn oracle(broker: &Broker, topic: &str, published: u64) -> BTreeSet<String> {
-    let (kafka, topic) = (broker.kafka(), topic.to_string());
-    let values = tokio::task::spawn_blocking(move || {
-        read_topic(&kafka, &topic, published as usize, Duration::from_secs(60))
-    })
-    .await
-    .unwrap();
-    assert_eq!(values.len() as u64, published, "reading the input back");
-    values
-        .iter()
-        .map(|v| serde_json::from_slice::<Post>(v).unwrap())
-        .filter(|p| p.text.contains("建设银行") && p.text.contains("涨"))
-        .map(|p| p.id)
-        .collect()
-}
-
-/// Waits for the sink to have written `expected.len()` posts, lets two more
-/// batches pass so late duplicates would show, and checks the output exactly.
-async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<String>) {
-    eventually(Duration::from_secs(90), || {
-        jsonl_posts(jsonl).len() >= expected.len()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let written: Vec<String> = jsonl_posts(jsonl).into_iter().map(|m| m.post.id).collect();
-    let duplicates: Vec<_> = counts(&written)
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .collect();
-    assert!(
-        duplicates.is_empty(),
-        "duplicates in the output: {duplicates:?}"
-    );
-    let written: BTreeSet<String> = written.into_iter().collect();
-    let missing: Vec<_> = expected.difference(&written).collect();
-    let extra: Vec<_> = written.difference(expected).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, unexpected {extra:?}"
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
@@ -67,7 +21,7 @@ async fn three_replicas_share_partitions_and_output_equals_the_oracle() {
         .stop_when_done()
         .await;
     assert_eq!(summary.published, POSTS);
-    let expected = oracle(&pipeline.broker, &topics.raw, POSTS).await;
+    let expected = oracle(kafka, &topics.raw, POSTS).await;
     assert!(
         expected.len() > 100,
         "the synthetic source should give the rule something to match: {}",
@@ -111,7 +65,7 @@ async fn stopping_one_replica_mid_stream_loses_and_doubles_nothing() {
 
     let summary = collector.stop_when_done().await;
     assert_eq!(summary.published, POSTS);
-    let expected = oracle(&pipeline.broker, &topics.raw, POSTS).await;
+    let expected = oracle(&kafka, &topics.raw, POSTS).await;
     assert_output_equals(&pipeline.jsonl, &expected).await;
 
     // After the stop (and the rebalance it causes) the two others cover all 6 partitions.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
 use weibostream_shared::kafka::KafkaSettings;
+use weibostream_shared::secret::Secret;
 
 /// Everything the sink needs; validated before any I/O.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +28,16 @@ pub struct SinkConfig {
     pub print_utc: bool,
     /// Append each matched post once, as a JSON line, to this file.
     pub jsonl_path: Option<PathBuf>,
+    /// Upsert matched posts into this SQLite file (created with its schema on first run).
+    pub sqlite_path: Option<PathBuf>,
+    /// Upsert matched posts into PostgreSQL: `postgres://user:password@host/db`
+    /// or `host=... user=...`. Set it from the environment (`SINK__POSTGRES_URL`)
+    /// when it holds a password; it is never printed.
+    pub postgres_url: Option<Secret>,
+    /// First wait before retrying a store or file that could not be written; doubles each time.
+    pub store_retry_initial_ms: u64,
+    /// Longest wait between write retries.
+    pub store_retry_max_ms: u64,
     /// Post ids remembered for de-duplication (oldest forgotten first).
     pub dedupe_capacity: usize,
     /// Upper bound for the final flush and commit on shutdown.
@@ -44,6 +55,10 @@ impl Default for SinkConfig {
             print_max_posts: 20,
             print_utc: false,
             jsonl_path: None,
+            sqlite_path: None,
+            postgres_url: None,
+            store_retry_initial_ms: 500,
+            store_retry_max_ms: 10_000,
             dedupe_capacity: 1_000_000,
             shutdown_timeout_ms: 5000,
         }

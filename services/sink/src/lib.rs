@@ -7,8 +7,10 @@ pub mod dedupe;
 pub mod jsonl;
 pub mod merge;
 pub mod offsets;
+pub mod outputs;
 pub mod print;
 pub mod service;
+pub mod store;
 
 pub use config::SinkConfig;
 pub use service::Sink;

@@ -1,7 +1,7 @@
 //! The sink's run loop: read matches and reports, merge them into blocks,
 //! output each block, then commit what it accounted for.
 
-use std::io::Write;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,9 +16,10 @@ use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
 use crate::SinkConfig;
 use crate::dedupe::Dedupe;
 use crate::jsonl::JsonLinesOutput;
-use crate::merge::{Block, Completion, Merger};
+use crate::merge::Merger;
 use crate::offsets::{OffsetTracker, Receipt};
-use crate::print::{PrintOptions, render};
+use crate::outputs::Outputs;
+use crate::store::{PostgresStore, SqliteStore, Store};
 
 const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);
@@ -42,9 +43,14 @@ impl Sink {
         let config = &self.config;
         let topics = &config.topics;
         let mut seen = Dedupe::new(config.dedupe_capacity);
-        let mut jsonl = match &config.jsonl_path {
+        let jsonl = match &config.jsonl_path {
             Some(path) => Some(JsonLinesOutput::open(path, &mut seen)?),
             None => None,
+        };
+        let store = match (&config.sqlite_path, &config.postgres_url) {
+            (Some(path), _) => Some(Store::Sqlite(SqliteStore::open(path)?)),
+            (None, Some(url)) => Some(Store::Postgres(PostgresStore::open(url.expose()).await?)),
+            (None, None) => None,
         };
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
         let specs = topics.specs(&[TopicRole::Raw, TopicRole::Matched, TopicRole::Reports]);
@@ -67,10 +73,9 @@ impl Sink {
             seen,
         );
         let mut tracker = OffsetTracker::default();
-        let mut outputs = Outputs {
-            config,
-            jsonl: jsonl.as_mut(),
-        };
+        let mut outputs = Outputs::new(config, jsonl, store);
+        let mut backlog = VecDeque::new();
+        let mut retry = Retry::new(config.store_retry_initial_ms, config.store_retry_max_ms);
         let mut tick = tokio::time::interval(TICK);
         let mut last_refresh = tokio::time::Instant::now();
         loop {
@@ -83,10 +88,27 @@ impl Sink {
                     Err(error) => tracing::warn!(%error, "consumer error; retrying"),
                 },
             }
-            let blocks = merger.ready(Utc::now());
-            if !blocks.is_empty() {
-                outputs.emit(&blocks, &mut tracker)?;
-                commit(&consumer, &mut tracker, CommitMode::Async);
+            backlog.extend(merger.ready(Utc::now()));
+            if !backlog.is_empty() && retry.due() {
+                match outputs.drain(&mut backlog, &mut tracker).await {
+                    Ok(()) => {
+                        if retry.succeeded() {
+                            tracing::info!("outputs writable again; resuming consumption");
+                            set_paused(&consumer, false);
+                        }
+                        commit(&consumer, &mut tracker, CommitMode::Async);
+                    }
+                    Err(error) => {
+                        let wait = retry.failed();
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            retry_in_ms = wait.as_millis() as u64,
+                            blocks_waiting = backlog.len(),
+                            "cannot write output; consumption paused, nothing committed past it"
+                        );
+                        set_paused(&consumer, true);
+                    }
+                }
             }
             if last_refresh.elapsed() >= METADATA_REFRESH {
                 last_refresh = tokio::time::Instant::now();
@@ -103,45 +125,73 @@ impl Sink {
         }
         // Complete blocks only: an incomplete batch is left uncommitted and
         // will be merged again by the next sink run.
-        let blocks = merger.ready(Utc::now());
-        outputs.emit(&blocks, &mut tracker)?;
+        backlog.extend(merger.ready(Utc::now()));
+        if let Err(error) = outputs.drain(&mut backlog, &mut tracker).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "final output failed; those batches will be redelivered"
+            );
+        }
         commit(&consumer, &mut tracker, CommitMode::Sync);
         consumer.unsubscribe();
-        tracing::info!(pending_batches = merger.pending_batches(), "sink stopped");
+        tracing::info!(
+            pending_batches = merger.pending_batches(),
+            stored = outputs.stored,
+            "sink stopped"
+        );
         Ok(())
     }
 }
 
-struct Outputs<'a> {
-    config: &'a SinkConfig,
-    jsonl: Option<&'a mut JsonLinesOutput>,
+/// Exponential backoff for output retries.
+struct Retry {
+    initial: Duration,
+    max: Duration,
+    wait: Option<Duration>,
+    next: tokio::time::Instant,
 }
 
-impl Outputs<'_> {
-    fn emit(&mut self, blocks: &[Block], tracker: &mut OffsetTracker) -> anyhow::Result<()> {
-        let options = PrintOptions {
-            max_posts: self.config.print_max_posts,
-            utc: self.config.print_utc,
-        };
-        for block in blocks {
-            if let Some(jsonl) = self.jsonl.as_deref_mut() {
-                jsonl.write(&block.posts)?;
-            }
-            // A straggler block whose posts were all duplicates has nothing to show.
-            let empty_straggler =
-                block.completion == Completion::Straggler && block.posts.is_empty();
-            if self.config.print && !empty_straggler {
-                let mut stdout = std::io::stdout().lock();
-                stdout
-                    .write_all(render(block, options).as_bytes())
-                    .context("writing to stdout")?;
-                stdout.flush().context("writing to stdout")?;
-            }
-            for receipt in &block.receipts {
-                tracker.done(receipt);
-            }
+impl Retry {
+    fn new(initial_ms: u64, max_ms: u64) -> Self {
+        Retry {
+            initial: Duration::from_millis(initial_ms),
+            max: Duration::from_millis(max_ms),
+            wait: None,
+            next: tokio::time::Instant::now(),
         }
-        Ok(())
+    }
+
+    fn due(&self) -> bool {
+        tokio::time::Instant::now() >= self.next
+    }
+
+    /// Records a failure; returns the wait before the next try.
+    fn failed(&mut self) -> Duration {
+        let wait = self.wait.map_or(self.initial, |w| (w * 2).min(self.max));
+        self.wait = Some(wait);
+        self.next = tokio::time::Instant::now() + wait;
+        wait
+    }
+
+    /// Records a success; true if it ends a run of failures.
+    fn succeeded(&mut self) -> bool {
+        self.wait.take().is_some()
+    }
+}
+
+/// Pauses or resumes every assigned partition, so a sink that cannot write
+/// keeps its group membership without reading further.
+fn set_paused(consumer: &StreamConsumer, paused: bool) {
+    let Ok(assignment) = consumer.assignment() else {
+        return;
+    };
+    let result = if paused {
+        consumer.pause(&assignment)
+    } else {
+        consumer.resume(&assignment)
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, paused, "cannot pause/resume partitions");
     }
 }
 

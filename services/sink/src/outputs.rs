@@ -1,0 +1,78 @@
+//! Writing finished blocks to every configured output, durable ones first,
+//! so nothing is printed or committed that was not stored.
+
+use std::collections::VecDeque;
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::SinkConfig;
+use crate::jsonl::JsonLinesOutput;
+use crate::merge::{Block, Completion};
+use crate::offsets::OffsetTracker;
+use crate::print::{PrintOptions, render};
+use crate::store::Store;
+
+/// The sink's outputs.
+pub struct Outputs {
+    print: Option<PrintOptions>,
+    jsonl: Option<JsonLinesOutput>,
+    store: Option<Store>,
+    /// Rows the store inserted (not counting redeliveries it ignored).
+    pub stored: u64,
+}
+
+impl Outputs {
+    /// Outputs as configured; files and databases are opened by the caller.
+    pub fn new(
+        config: &SinkConfig,
+        jsonl: Option<JsonLinesOutput>,
+        store: Option<Store>,
+    ) -> Outputs {
+        let print = config.print.then_some(PrintOptions {
+            max_posts: config.print_max_posts,
+            utc: config.print_utc,
+        });
+        Outputs {
+            print,
+            jsonl,
+            store,
+            stored: 0,
+        }
+    }
+
+    /// Outputs blocks from the front of `backlog` until it is empty or a
+    /// write fails; a block leaves the backlog (and its records become
+    /// committable) only when every output took it.
+    pub async fn drain(
+        &mut self,
+        backlog: &mut VecDeque<Block>,
+        tracker: &mut OffsetTracker,
+    ) -> anyhow::Result<()> {
+        while let Some(block) = backlog.front() {
+            if let Some(store) = self.store.as_mut() {
+                self.stored += store.write(&block.posts).await?;
+            }
+            if let Some(jsonl) = self.jsonl.as_mut() {
+                jsonl.write(&block.posts)?;
+            }
+            // A straggler block whose posts were all duplicates has nothing to show.
+            let empty_straggler =
+                block.completion == Completion::Straggler && block.posts.is_empty();
+            if let Some(options) = self.print
+                && !empty_straggler
+            {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(render(block, options).as_bytes())
+                    .context("writing to stdout")?;
+                stdout.flush().context("writing to stdout")?;
+            }
+            for receipt in &block.receipts {
+                tracker.done(receipt);
+            }
+            backlog.pop_front();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! Services as real OS processes (the release binaries), for tests that kill
+//! them with signals.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use weibostream_shared::Topics;
+use weibostream_shared::kafka::KafkaSettings;
+
+use crate::service_binary;
+
+/// A running service process; killed when dropped.
+pub struct ServiceProcess {
+    child: Child,
+    /// Its stderr log file.
+    pub log: PathBuf,
+}
+
+impl ServiceProcess {
+    /// Starts `service` with `KAFKA_BROKERS`, topic names as env overrides, and `args`.
+    pub fn spawn(
+        service: &str,
+        kafka: &KafkaSettings,
+        topics: &Topics,
+        env: &[(&str, String)],
+        args: &[&str],
+        log_dir: &Path,
+        name: &str,
+    ) -> ServiceProcess {
+        let prefix = service.to_uppercase();
+        let log = log_dir.join(format!("{name}.log"));
+        let mut command = Command::new(service_binary(service));
+        command
+            .args(args)
+            .env("KAFKA_BROKERS", &kafka.brokers)
+            .env("RUST_LOG", "info,rdkafka=warn,librdkafka=warn")
+            .env(format!("{prefix}__TOPICS__RAW"), &topics.raw)
+            .env(format!("{prefix}__TOPICS__MATCHED"), &topics.matched)
+            .env(format!("{prefix}__TOPICS__REPORTS"), &topics.reports)
+            .env(format!("{prefix}__TOPICS__DLQ"), &topics.dlq)
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        ServiceProcess {
+            child: command.spawn().unwrap(),
+            log,
+        }
+    }
+
+    /// Sends a signal (`KILL`, `TERM`, `STOP`, `CONT`...).
+    pub fn signal(&self, name: &str) {
+        signal(self.child.id(), name);
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "process did not exit within {limit:?}; log {}",
+                self.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends signal `name` to process `pid` with kill(1).
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// Starts a filter replica process with a 1 s batch interval.
+pub fn spawn_filter(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    group: &str,
+    rules: &Path,
+    replica: &str,
+    log_dir: &Path,
+) -> ServiceProcess {
+    let env = [
+        ("FILTER__GROUP", group.to_string()),
+        ("FILTER__BATCH_INTERVAL_MS", "1000".to_string()),
+    ];
+    let args = ["--rules", rules.to_str().unwrap(), "--replica-id", replica];
+    ServiceProcess::spawn("filter", kafka, topics, &env, &args, log_dir, replica)
+}
