@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod file_input;
 pub mod live;
 mod live_config;
+mod live_validate;
 pub mod metrics;
 pub mod publish;
 pub mod retry;

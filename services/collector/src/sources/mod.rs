@@ -6,6 +6,7 @@ pub mod html;
 pub mod http;
 pub mod jetstream;
 pub mod mastodon;
+mod mastodon_status;
 pub mod mastodon_stream;
 pub mod socket;
 mod sse;
