@@ -228,7 +228,7 @@ fn lbfgs(problem: &Problem<'_>, max_iterations: usize) -> (Vec<f64>, usize, f64)
     let mut history: Vec<(Vec<f64>, Vec<f64>, f64)> = Vec::with_capacity(MEMORY);
     let (mut x_new, mut g_new) = (vec![0.0; n], vec![0.0; n]);
     let mut direction = vec![0.0; n];
-    let mut alphas = vec![0.0; MEMORY];
+    let mut alphas = [0.0; MEMORY];
     let mut iterations = 0;
     while iterations < max_iterations {
         if g.iter().fold(0.0f64, |m, v| m.max(v.abs())) < 1e-6 {

@@ -10,29 +10,90 @@ use super::matcher::{set_bit, test_bit};
 use super::normalize::{is_cjk, is_word_char};
 use super::parse::Query;
 
-/// A rule's query with literals replaced by their bit index.
+/// The classifier's verdict on one label, as rule evaluation sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LabelScore {
+    /// Probability of the label.
+    pub probability: f64,
+    /// Whether it is the most probable label.
+    pub top: bool,
+}
+
+/// A rule's query with literals replaced by their bit index and labels by
+/// their index in the rule set's label list.
 #[derive(Debug, Clone)]
 pub(super) enum Expr {
     Lit(usize),
+    Label { label: usize, min: Option<f64> },
     Not(Box<Expr>),
     And(Box<[Expr]>),
     Or(Box<[Expr]>),
 }
 
 impl Expr {
-    /// Evaluates against the bitset of literals found.
+    /// Evaluates a rule without labels against the bitset of literals found
+    /// (a label reads as false; rules with labels use [`Expr::eval3`]).
     pub(super) fn eval(&self, literals: &[u64]) -> bool {
         match self {
             Expr::Lit(id) => test_bit(literals, *id),
+            Expr::Label { .. } => false,
             Expr::Not(inner) => !inner.eval(literals),
             Expr::And(parts) => parts.iter().all(|p| p.eval(literals)),
             Expr::Or(parts) => parts.iter().any(|p| p.eval(literals)),
         }
     }
 
+    /// Three-valued (Kleene) evaluation: `None` when the result depends on
+    /// labels and `labels` is `None` (the post is not classified yet). So a
+    /// rule whose keyword part already decides it never needs the classifier.
+    pub(super) fn eval3(&self, literals: &[u64], labels: Option<&[LabelScore]>) -> Option<bool> {
+        match self {
+            Expr::Lit(id) => Some(test_bit(literals, *id)),
+            Expr::Label { label, min } => labels.map(|scores| {
+                scores.get(*label).is_some_and(|score| match min {
+                    Some(min) => score.probability >= *min,
+                    None => score.top,
+                })
+            }),
+            Expr::Not(inner) => inner.eval3(literals, labels).map(|b| !b),
+            Expr::And(parts) => {
+                let mut unknown = false;
+                for part in parts.iter() {
+                    match part.eval3(literals, labels) {
+                        Some(false) => return Some(false),
+                        None => unknown = true,
+                        Some(true) => {}
+                    }
+                }
+                (!unknown).then_some(true)
+            }
+            Expr::Or(parts) => {
+                let mut unknown = false;
+                for part in parts.iter() {
+                    match part.eval3(literals, labels) {
+                        Some(true) => return Some(true),
+                        None => unknown = true,
+                        Some(false) => {}
+                    }
+                }
+                (!unknown).then_some(false)
+            }
+        }
+    }
+
+    fn uses_label(&self) -> bool {
+        match self {
+            Expr::Lit(_) => false,
+            Expr::Label { .. } => true,
+            Expr::Not(inner) => inner.uses_label(),
+            Expr::And(parts) | Expr::Or(parts) => parts.iter().any(Expr::uses_label),
+        }
+    }
+
     fn collect_literals(&self, out: &mut Vec<usize>) {
         match self {
             Expr::Lit(id) => out.push(*id),
+            Expr::Label { .. } => {}
             Expr::Not(inner) => inner.collect_literals(out),
             Expr::And(parts) | Expr::Or(parts) => {
                 parts.iter().for_each(|p| p.collect_literals(out));
@@ -69,10 +130,15 @@ pub(super) struct Matcher {
     /// `rules_of[rules_of_start[l]..rules_of_start[l + 1]]`.
     pub rules_of_start: Vec<usize>,
     pub rules_of: Vec<usize>,
-    /// Bitset of the rules that match a text in which no literal of theirs
-    /// occurs (`NOT x`); together with the rules touched by a found literal,
-    /// these are the only rules whose result can be true.
+    /// Bitset of the rules that can match a text in which no literal of
+    /// theirs occurs (`NOT x`, `label:negative`); together with the rules
+    /// touched by a found literal, these are the only rules whose result can
+    /// be true.
     pub match_without_literals: Vec<u64>,
+    /// Bitset of the rules that use a label.
+    pub label_rules: Vec<u64>,
+    /// Label names, indexed by `Expr::Label::label`.
+    pub labels: Vec<String>,
 }
 
 impl Matcher {
@@ -88,6 +154,7 @@ impl Matcher {
 
         let mut by_literal: Vec<Vec<usize>> = vec![Vec::new(); builder.literal_count];
         let mut match_without_literals = vec![0; exprs.len().div_ceil(64)];
+        let mut label_rules = vec![0; exprs.len().div_ceil(64)];
         let mut literals = Vec::new();
         for (rule, expr) in exprs.iter().enumerate() {
             literals.clear();
@@ -99,8 +166,11 @@ impl Matcher {
                     rules.push(rule);
                 }
             }
-            if expr.eval(&[]) {
+            if expr.eval3(&[], None) != Some(false) {
                 set_bit(&mut match_without_literals, rule);
+            }
+            if expr.uses_label() {
+                set_bit(&mut label_rules, rule);
             }
         }
         let mut rules_of_start = Vec::with_capacity(by_literal.len() + 1);
@@ -118,6 +188,8 @@ impl Matcher {
             rules_of_start,
             rules_of: by_literal.concat(),
             match_without_literals,
+            label_rules,
+            labels: builder.labels,
         })
     }
 }
@@ -131,6 +203,7 @@ struct Builder {
     texts: Vec<String>,
     patterns: Vec<Pattern>,
     literal_count: usize,
+    labels: Vec<String>,
 }
 
 impl Builder {
@@ -138,6 +211,22 @@ impl Builder {
         match query {
             Query::Term { text, prefix } => Expr::Lit(self.literal(text, *prefix)),
             Query::Phrase(text) => Expr::Lit(self.literal(text, false)),
+            Query::Label {
+                label,
+                min_probability,
+            } => {
+                let index = match self.labels.iter().position(|l| l == label) {
+                    Some(index) => index,
+                    None => {
+                        self.labels.push(label.clone());
+                        self.labels.len() - 1
+                    }
+                };
+                Expr::Label {
+                    label: index,
+                    min: min_probability.map(|p| p.get()),
+                }
+            }
             Query::Not(inner) => Expr::Not(Box::new(self.expr(inner))),
             Query::And(parts) => Expr::And(parts.iter().map(|p| self.expr(p)).collect()),
             Query::Or(parts) => Expr::Or(parts.iter().map(|p| self.expr(p)).collect()),

@@ -53,6 +53,15 @@ pub enum ParseErrorKind {
         /// What was found instead.
         found: Found,
     },
+    /// `label:` without a label name.
+    #[error("label: needs a label name, e.g. label:negative")]
+    EmptyLabel,
+    /// A character that cannot be part of a label name.
+    #[error("{0:?} is not allowed in a label name (letters, digits, '-', '_' and '.' are)")]
+    InvalidLabelChar(char),
+    /// A label's threshold is not `>=` and a number between 0 and 1.
+    #[error("expected \">=\" and a probability between 0 and 1, e.g. label:negative>=0.8")]
+    BadThreshold,
     /// Parentheses or `NOT`s nested deeper than the parser allows.
     #[error("query nested deeper than {0} levels")]
     TooDeep(usize),

@@ -7,6 +7,10 @@
 
 use super::error::{ParseError, ParseErrorKind};
 use super::normalize::normalize;
+use super::parse::Probability;
+
+/// Prefix of a classifier label predicate (`label:negative>=0.8`).
+pub(super) const LABEL_PREFIX: &str = "label:";
 
 /// A token and the column of its first character.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,11 @@ pub(super) enum TokenKind {
     },
     /// The contents of a `"quoted phrase"`.
     Phrase(String),
+    /// `label:NAME` or `label:NAME>=P`: the classifier's verdict on the post.
+    Label {
+        name: String,
+        min_probability: Option<Probability>,
+    },
     And,
     Or,
     Not,
@@ -108,6 +117,9 @@ fn word(chars: &[char], column: usize) -> TokenKind {
         "*" => return error(ParseErrorKind::LoneStar, column),
         _ => {}
     }
+    if let Some(body) = raw.strip_prefix(LABEL_PREFIX) {
+        return label(body, column + LABEL_PREFIX.len());
+    }
     let (body, prefix) = match chars.split_last() {
         Some(('*', body)) => (body, true),
         _ => (chars, false),
@@ -118,6 +130,43 @@ fn word(chars: &[char], column: usize) -> TokenKind {
     match literal(body) {
         Some(text) => TokenKind::Term { text, prefix },
         None => error(ParseErrorKind::EmptyTerm, column),
+    }
+}
+
+/// Parses what follows `label:` (starting at `column`): a name of letters,
+/// digits, `-`, `_` and `.`, then optionally `>=` and a probability in [0, 1].
+fn label(body: &str, column: usize) -> TokenKind {
+    let name_len = body
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .map_or(body.len(), |(i, _)| i);
+    let (name, rest) = body.split_at(name_len);
+    let rest_column = column + name.chars().count();
+    if name.is_empty() {
+        return match rest.chars().next() {
+            None | Some('>') => error(ParseErrorKind::EmptyLabel, column),
+            Some(bad) => error(ParseErrorKind::InvalidLabelChar(bad), column),
+        };
+    }
+    if rest.is_empty() {
+        return TokenKind::Label {
+            name: name.to_owned(),
+            min_probability: None,
+        };
+    }
+    let Some(number) = rest.strip_prefix(">=") else {
+        return match rest.chars().next() {
+            Some('>' | '=' | '<') => error(ParseErrorKind::BadThreshold, rest_column),
+            Some(bad) => error(ParseErrorKind::InvalidLabelChar(bad), rest_column),
+            None => error(ParseErrorKind::BadThreshold, rest_column),
+        };
+    };
+    match number.parse::<f64>().ok().and_then(Probability::new) {
+        Some(min) => TokenKind::Label {
+            name: name.to_owned(),
+            min_probability: Some(min),
+        },
+        None => error(ParseErrorKind::BadThreshold, rest_column + 2),
     }
 }
 

@@ -7,7 +7,7 @@
 //! only for rules like `NOT x`). Nothing is allocated once the buffers have
 //! grown to size.
 
-use super::compile::Matcher;
+use super::compile::{LabelScore, Matcher};
 use super::normalize::is_word_char;
 
 /// Reusable per-post bitsets.
@@ -32,8 +32,16 @@ impl Bitsets {
 impl Matcher {
     /// Finds the literals present in `text` (already normalized), then pushes
     /// the index of every rule that matches onto `matched` (cleared first), in
-    /// ascending order.
-    pub(super) fn run(&self, text: &str, bits: &mut Bitsets, matched: &mut Vec<usize>) {
+    /// ascending order. Rules with labels whose keyword part leaves the
+    /// result open go to `pending` (cleared first) for [`Matcher::resolve`].
+    pub(super) fn run(
+        &self,
+        text: &str,
+        bits: &mut Bitsets,
+        matched: &mut Vec<usize>,
+        pending: &mut Vec<usize>,
+    ) {
+        pending.clear();
         reset(&mut bits.literals, self.literal_count);
         reset(&mut bits.candidates, self.exprs.len());
         self.find_literals(text, bits);
@@ -45,6 +53,15 @@ impl Matcher {
                 let bit = todo.trailing_zeros() as usize;
                 todo &= todo - 1;
                 let rule = word_index * 64 + bit;
+                if test_bit(&self.label_rules, rule) {
+                    let expr = self.exprs.get(rule);
+                    match expr.and_then(|e| e.eval3(&bits.literals, None)) {
+                        Some(true) => matched.push(rule),
+                        Some(false) => {}
+                        None => pending.push(rule),
+                    }
+                    continue;
+                }
                 let hit = if candidates >> bit & 1 == 1 {
                     self.exprs
                         .get(rule)
@@ -56,6 +73,29 @@ impl Matcher {
                     matched.push(rule);
                 }
             }
+        }
+    }
+
+    /// Decides the `pending` rules of the text [`Matcher::run`] last saw, now
+    /// that its labels are known (`None`: no classification, labels read as
+    /// unknown and such rules do not match), adding hits to `matched` and
+    /// keeping it ascending.
+    pub(super) fn resolve(
+        &self,
+        pending: &[usize],
+        bits: &Bitsets,
+        labels: Option<&[LabelScore]>,
+        matched: &mut Vec<usize>,
+    ) {
+        let before = matched.len();
+        for &rule in pending {
+            let expr = self.exprs.get(rule);
+            if expr.and_then(|e| e.eval3(&bits.literals, labels)) == Some(true) {
+                matched.push(rule);
+            }
+        }
+        if matched.len() > before {
+            matched.sort_unstable();
         }
     }
 

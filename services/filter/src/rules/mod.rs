@@ -23,6 +23,12 @@
 //!   `AND`, then `OR`: `a OR b c` is `a OR (b AND c)`, `NOT a b` is
 //!   `(NOT a) AND b`. A query may be just `NOT x`.
 //!
+//! - `label:NAME` asks the classifier (`classifier.model_path`): true when
+//!   `NAME` is the most probable label of the post; `label:NAME>=0.8` when
+//!   its probability is at least 0.8. `label:` is reserved: to search for
+//!   the text `label:x`, quote it (`"label:x"`). Names use letters, digits,
+//!   `-`, `_` and `.`.
+//!
 //! # Matching
 //!
 //! Posts and literals are normalized alike ([`normalize`]: NFKC, lowercase,
@@ -36,7 +42,10 @@
 //! but not `embankment`.
 //!
 //! All literals of all rules are compiled into one Aho-Corasick automaton, so
-//! a post is scanned once however many rules there are. Reuse one
+//! a post is scanned once however many rules there are. Rules with labels
+//! are first evaluated on their keywords alone (three-valued: a label is
+//! unknown); the post is classified only if some rule is still undecided, so
+//! `建设银行 AND label:negative` classifies only posts that mention 建设银行. Reuse one
 //! [`MatchScratch`] per thread to avoid allocating per post.
 
 mod compile;
@@ -50,9 +59,10 @@ mod parse;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use compile::LabelScore;
 pub use error::{After, Found, ParseError, ParseErrorKind, RuleError, RuleLocation};
 pub use normalize::normalize;
-pub use parse::{MAX_DEPTH, Query, parse_query};
+pub use parse::{MAX_DEPTH, Probability, Query, parse_query};
 
 use compile::Matcher;
 use matcher::Bitsets;
@@ -66,6 +76,17 @@ pub struct Rule {
     pub query: String,
     /// The parsed query, with normalized literals.
     pub ast: Query,
+}
+
+impl Rule {
+    /// 1-based character column of `label:NAME` in the query (1 if absent),
+    /// for messages about the label.
+    pub fn label_column(&self, label: &str) -> usize {
+        let needle = format!("{}{label}", lexer::LABEL_PREFIX);
+        self.query
+            .find(&needle)
+            .map_or(1, |at| self.query[..at].chars().count() + 1)
+    }
 }
 
 /// A compiled, immutable set of rules. `Send + Sync`: share one behind an
@@ -83,6 +104,8 @@ pub struct RuleSet {
 pub struct MatchScratch {
     text: String,
     bits: Bitsets,
+    pending: Vec<usize>,
+    label_scores: Vec<LabelScore>,
 }
 
 impl MatchScratch {
@@ -173,14 +196,57 @@ impl RuleSet {
         MatchScratch {
             text: String::with_capacity(1024),
             bits: Bitsets::for_matcher(&self.matcher),
+            pending: Vec::new(),
+            label_scores: Vec::with_capacity(self.matcher.labels.len()),
         }
     }
 
     /// Indices (into [`RuleSet::ids`]) of the rules the text matches, in
     /// ascending order, written into `matched` (cleared first).
+    /// Rules with `label:` predicates never match here (there is no
+    /// classifier); use [`RuleSet::match_text_with`].
     pub fn match_text(&self, text: &str, scratch: &mut MatchScratch, matched: &mut Vec<usize>) {
+        self.match_text_with(text, scratch, matched, |_, _| false);
+    }
+
+    /// [`RuleSet::match_text`] with a classifier for `label:` predicates.
+    /// `classify` is called at most once, and only when some rule's keyword
+    /// part could match but its labels decide: with the normalized text, it
+    /// fills one [`LabelScore`] per name of [`RuleSet::labels`], in order,
+    /// and returns true (false: no verdict, label rules do not match).
+    pub fn match_text_with(
+        &self,
+        text: &str,
+        scratch: &mut MatchScratch,
+        matched: &mut Vec<usize>,
+        classify: impl FnOnce(&str, &mut Vec<LabelScore>) -> bool,
+    ) {
         normalize(text, &mut scratch.text);
-        self.matcher.run(&scratch.text, &mut scratch.bits, matched);
+        let MatchScratch {
+            text,
+            bits,
+            pending,
+            label_scores,
+        } = scratch;
+        self.matcher.run(text, bits, matched, pending);
+        if pending.is_empty() {
+            return;
+        }
+        label_scores.clear();
+        let known = classify(text, label_scores);
+        let labels = known.then_some(label_scores.as_slice());
+        self.matcher.resolve(pending, bits, labels, matched);
+    }
+
+    /// Label names used by `label:` predicates, in order of first use; the
+    /// order [`RuleSet::match_text_with`]'s `classify` fills scores in.
+    pub fn labels(&self) -> &[String] {
+        &self.matcher.labels
+    }
+
+    /// Whether any rule uses a `label:` predicate.
+    pub fn uses_labels(&self) -> bool {
+        !self.matcher.labels.is_empty()
     }
 }
 

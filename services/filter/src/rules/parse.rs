@@ -30,6 +30,14 @@ pub enum Query {
     },
     /// A quoted phrase, matched as a literal sequence.
     Phrase(String),
+    /// The classifier's verdict: without a threshold, `label` is the most
+    /// probable label; with one, its probability is at least the threshold.
+    Label {
+        /// The label name, as in the model file.
+        label: String,
+        /// `>=` threshold, if written.
+        min_probability: Option<Probability>,
+    },
     /// Matches when the inner query does not.
     Not(Box<Query>),
     /// Matches when all parts match (at least two; nested ANDs are flattened).
@@ -46,6 +54,16 @@ impl fmt::Display for Query {
                 return write!(f, "{text}{}", if *prefix { "*" } else { "" });
             }
             Query::Phrase(text) => return write!(f, "\"{text}\""),
+            Query::Label {
+                label,
+                min_probability,
+            } => {
+                write!(f, "label:{label}")?;
+                if let Some(min) = min_probability {
+                    write!(f, ">={}", min.get())?;
+                }
+                return Ok(());
+            }
             Query::Not(inner) => return write!(f, "(NOT {inner})"),
             Query::And(parts) => ("AND", parts),
             Query::Or(parts) => ("OR", parts),
@@ -55,6 +73,47 @@ impl fmt::Display for Query {
             write!(f, " {part}")?;
         }
         f.write_str(")")
+    }
+}
+
+impl Query {
+    /// Whether the query contains a `label:` predicate anywhere.
+    pub fn uses_labels(&self) -> bool {
+        self.labels().next().is_some()
+    }
+
+    /// The label names the query uses, in order of appearance.
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            while let Some(query) = stack.pop() {
+                match query {
+                    Query::Label { label, .. } => return Some(label.as_str()),
+                    Query::Not(inner) => stack.push(inner),
+                    Query::And(parts) | Query::Or(parts) => stack.extend(parts.iter().rev()),
+                    Query::Term { .. } | Query::Phrase(_) => {}
+                }
+            }
+            None
+        })
+    }
+}
+
+/// A probability threshold in [0, 1]; never NaN, hence `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Probability(f64);
+
+impl Eq for Probability {}
+
+impl Probability {
+    /// `Some` for a value in [0, 1].
+    pub fn new(value: f64) -> Option<Probability> {
+        (0.0..=1.0).contains(&value).then_some(Probability(value))
+    }
+
+    /// The value.
+    pub fn get(self) -> f64 {
+        self.0
     }
 }
 
@@ -137,6 +196,7 @@ impl Parser {
                 // lexical error is reported rather than stopping the loop.
                 TokenKind::Term { .. }
                 | TokenKind::Phrase(_)
+                | TokenKind::Label { .. }
                 | TokenKind::Not
                 | TokenKind::LParen
                 | TokenKind::Error(_) => parts.push(self.parse_operand(After::And)?),
@@ -156,6 +216,16 @@ impl Parser {
             TokenKind::Phrase(text) => {
                 self.advance();
                 return Ok(Query::Phrase(text));
+            }
+            TokenKind::Label {
+                name,
+                min_probability,
+            } => {
+                self.advance();
+                return Ok(Query::Label {
+                    label: name,
+                    min_probability,
+                });
             }
             TokenKind::Not => {
                 self.enter(column)?;

@@ -1,6 +1,6 @@
 //! Matcher tests, through the public [`RuleSet`] API.
 
-use crate::rules::{MatchScratch, RuleError, RuleSet};
+use crate::rules::{LabelScore, MatchScratch, RuleError, RuleSet};
 
 fn set(rules: &[(&str, &str)]) -> RuleSet {
     RuleSet::compile(
@@ -294,4 +294,110 @@ fn compile_errors_use_list_positions() {
     );
     let e = RuleSet::compile(Vec::new()).unwrap_err();
     assert_eq!(e.to_string(), "no rules given");
+}
+
+/// Matches with a fake classifier giving `scores` (label name, probability)
+/// and counting its calls.
+fn labelled(rules: &RuleSet, text: &str, scores: &[(&str, f64)], calls: &mut usize) -> Vec<usize> {
+    let mut scratch = rules.scratch();
+    let mut matched = Vec::new();
+    rules.match_text_with(text, &mut scratch, &mut matched, |normalized, out| {
+        *calls += 1;
+        assert_eq!(normalized, normalized.to_lowercase());
+        let best = scores.iter().map(|s| s.1).fold(0.0, f64::max);
+        for name in rules.labels() {
+            let p = scores.iter().find(|s| s.0 == name).map_or(0.0, |s| s.1);
+            out.push(LabelScore {
+                probability: p,
+                top: p == best,
+            });
+        }
+        true
+    });
+    matched
+}
+
+#[test]
+fn label_rules_use_the_classifier_only_when_keywords_allow() {
+    let rules = set(&[
+        ("neg", "建设银行 AND label:negative"),
+        ("sure", "建设银行 AND label:negative>=0.8"),
+        ("plain", "建设银行"),
+    ]);
+    assert_eq!(rules.labels(), ["negative"]);
+    assert!(rules.uses_labels());
+    let negative = [("negative", 0.7), ("positive", 0.3)];
+    let mut calls = 0;
+    assert_eq!(
+        labelled(&rules, "建设银行跌了", &negative, &mut calls),
+        [0, 2]
+    );
+    assert_eq!(
+        calls, 1,
+        "one classification per post, whatever the rule count"
+    );
+    assert_eq!(
+        labelled(&rules, "建设银行跌了", &[("negative", 0.9)], &mut calls),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        labelled(
+            &rules,
+            "建设银行涨了",
+            &[("positive", 0.9), ("negative", 0.1)],
+            &mut calls
+        ),
+        [2]
+    );
+    calls = 0;
+    assert_eq!(
+        labelled(&rules, "工商银行跌了", &negative, &mut calls),
+        Vec::<usize>::new()
+    );
+    assert_eq!(calls, 0, "no keyword, no classification");
+}
+
+#[test]
+fn keyword_part_can_decide_without_the_classifier() {
+    let rules = set(&[
+        ("either", "建设银行 OR label:negative"),
+        ("not", "NOT label:positive"),
+    ]);
+    let mut calls = 0;
+    // `either` is true on keywords alone, but `not` still needs the labels.
+    assert_eq!(
+        labelled(&rules, "建设银行", &[("positive", 0.9)], &mut calls),
+        [0]
+    );
+    assert_eq!(calls, 1);
+    let only = set(&[("either", "建设银行 OR label:negative")]);
+    calls = 0;
+    assert_eq!(labelled(&only, "建设银行", &[], &mut calls), [0]);
+    assert_eq!(calls, 0);
+    assert_eq!(
+        labelled(&only, "天气", &[("negative", 0.6)], &mut calls),
+        [0]
+    );
+    assert_eq!(calls, 1, "a bare label predicate classifies every post");
+}
+
+#[test]
+fn without_a_classifier_label_rules_never_match() {
+    let rules = set(&[
+        ("a", "x AND label:negative"),
+        ("b", "NOT label:negative"),
+        ("c", "x"),
+    ]);
+    assert_eq!(matches(&rules, "x"), [2]);
+    let mut scratch = rules.scratch();
+    let mut matched = Vec::new();
+    rules.match_text_with("x", &mut scratch, &mut matched, |_, _| false);
+    assert_eq!(matched, [2]);
+}
+
+#[test]
+fn label_column_points_at_the_predicate() {
+    let rules = set(&[("a", "建设银行 AND label:negative")]);
+    assert_eq!(rules.rules()[0].label_column("negative"), 10);
+    assert_eq!(rules.rules()[0].label_column("other"), 1);
 }

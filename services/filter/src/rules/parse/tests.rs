@@ -196,3 +196,51 @@ fn nesting_is_bounded() {
     let nots = "NOT ".repeat(10_000) + "a";
     assert_eq!(err(&nots).1, K::TooDeep(MAX_DEPTH));
 }
+
+#[test]
+fn label_predicates() {
+    assert_eq!(
+        p("建设银行 AND label:negative"),
+        "(AND 建设银行 label:negative)"
+    );
+    assert_eq!(p("label:negative>=0.8"), "label:negative>=0.8");
+    assert_eq!(p("label:neg-1.x_y>=1"), "label:neg-1.x_y>=1");
+    assert_eq!(p("a OR NOT label:负面>=0"), "(OR a (NOT label:负面>=0))");
+    assert_eq!(p(r#""label:x""#), r#""label:x""#);
+    assert_eq!(
+        p("Label:x"),
+        "label:x",
+        "only lowercase label: is a predicate"
+    );
+    let q = parse_query("x label:neg>=0.25").unwrap();
+    assert!(q.uses_labels());
+    assert_eq!(q.labels().collect::<Vec<_>>(), ["neg"]);
+    assert!(!parse_query("x").unwrap().uses_labels());
+    assert_eq!(
+        parse_query("label:a>=0.5").unwrap(),
+        Query::Label {
+            label: "a".into(),
+            min_probability: Probability::new(0.5)
+        }
+    );
+}
+
+#[test]
+fn label_errors_point_at_the_problem() {
+    assert_eq!(err("a label:"), (9, K::EmptyLabel));
+    assert_eq!(err("label:>=0.5"), (7, K::EmptyLabel));
+    assert_eq!(err("label:neg>0.5"), (10, K::BadThreshold));
+    assert_eq!(err("label:neg=0.5"), (10, K::BadThreshold));
+    assert_eq!(err("label:neg>=1.5"), (12, K::BadThreshold));
+    assert_eq!(err("label:neg>=x"), (12, K::BadThreshold));
+    assert_eq!(err("label:neg>="), (12, K::BadThreshold));
+    assert_eq!(err("label:neg>=NaN"), (12, K::BadThreshold));
+    assert_eq!(err("label:ne!g"), (9, K::InvalidLabelChar('!')));
+    assert_eq!(err("label:!"), (7, K::InvalidLabelChar('!')));
+    assert_eq!(
+        parse_query("建设银行 label:neg>=2")
+            .unwrap_err()
+            .to_string(),
+        "column 17: expected \">=\" and a probability between 0 and 1, e.g. label:negative>=0.8"
+    );
+}
