@@ -163,9 +163,20 @@ impl LivePlan {
             Duration::from_millis(config.metrics_log_interval_ms),
             stop.clone(),
         ));
-        let publishing = publish(&producer, &config.topics.raw, batch_rx, ack_tx, &stop);
-        let (fatal, published) = tokio::join!(supervise(tasks, &stop), publishing);
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
+        let give_up = async {
+            stop.cancelled().await;
+            tokio::time::sleep(timeout).await;
+        };
+        let publishing = publish(
+            &producer,
+            &config.topics.raw,
+            batch_rx,
+            ack_tx,
+            &stop,
+            give_up,
+        );
+        let (fatal, published) = tokio::join!(supervise(tasks, &stop), publishing);
         let acked = match tokio::time::timeout(timeout, acks).await {
             Ok(Ok(result)) => result,
             Ok(Err(join_error)) => Err(anyhow!("the acknowledgement task failed: {join_error}")),
@@ -223,13 +234,17 @@ struct Published {
 }
 
 /// Enqueues every batch's posts, then hands the batch to the ack task.
+/// `give_up` ends a wait for room in a full producer queue (a broker down at
+/// shutdown): those posts stay unpublished and their cursors unsaved.
 async fn publish(
     producer: &FutureProducer,
     topic: &str,
     mut batches: mpsc::Receiver<Batch>,
     acks: mpsc::Sender<Published>,
     stop: &CancellationToken,
+    give_up: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let mut give_up = std::pin::pin!(give_up);
     let mut payload = Vec::with_capacity(1024);
     while let Some(batch) = batches.recv().await {
         let mut deliveries = Vec::with_capacity(batch.posts.len());
@@ -239,7 +254,13 @@ async fn publish(
             let record = FutureRecord::to(topic)
                 .key(post.author.id.as_str())
                 .payload(&payload);
-            match kafka::enqueue(producer, record).await {
+            let enqueued = tokio::select! {
+                enqueued = kafka::enqueue(producer, record) => enqueued,
+                () = &mut give_up => bail!(
+                    "the producer queue stayed full past shutdown_timeout_ms; unpublished posts are fetched again on the next run"
+                ),
+            };
+            match enqueued {
                 Ok(delivery) => deliveries.push(delivery),
                 Err(error) => {
                     stop.cancel();
