@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::Post;
 
 /// A post that matched at least one rule, as published to `posts.matched`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchedPost {
     /// End of the batch the post was processed in (a multiple of the interval).
     pub batch_time: DateTime<Utc>,
@@ -23,6 +23,25 @@ pub struct MatchedPost {
     pub offset: i64,
     /// The post itself.
     pub post: Post,
+    /// The classifier's most probable label for the post, when the filter
+    /// has a model (`classifier.model_path`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The probability of `label`, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+// `probability` is never NaN (JSON cannot carry one), so equality is total.
+impl Eq for MatchedPost {}
+
+/// A term and its TF-IDF score in one batch (see `BatchReport::top_terms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TermScore {
+    /// The token, as the filter's tokenizer produced it (normalized).
+    pub term: String,
+    /// TF-IDF score: higher means more specific to this batch.
+    pub score: f64,
 }
 
 /// What one replica read from one partition in one batch.
@@ -63,6 +82,14 @@ pub struct BatchReport {
     pub matched_per_rule: BTreeMap<String, u64>,
     /// Time from the batch close to the broker's acknowledgement of its matches.
     pub processing_ms: f64,
+    /// Trending terms of the batch's posts, best first, scored by TF-IDF
+    /// against the replica's recent batches; empty unless `trending.enabled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_terms: Vec<TermScore>,
+    /// The same over the posts each rule matched, by rule id (rules without
+    /// matches are left out); empty unless `trending.enabled`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub top_terms_per_rule: BTreeMap<String, Vec<TermScore>>,
 }
 
 impl BatchReport {

@@ -121,6 +121,8 @@ impl OpenBatch {
             matched_posts: self.matched_posts,
             matched_per_rule,
             processing_ms,
+            top_terms: Vec::new(),
+            top_terms_per_rule: BTreeMap::new(),
         }
     }
 }

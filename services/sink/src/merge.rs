@@ -248,6 +248,8 @@ mod tests {
                 client: None,
                 collected_at: t(0),
             },
+            label: None,
+            probability: None,
         }
     }
 
@@ -270,6 +272,8 @@ mod tests {
             matched_posts: matched,
             matched_per_rule: BTreeMap::new(),
             processing_ms: 1.0,
+            top_terms: Vec::new(),
+            top_terms_per_rule: BTreeMap::new(),
         }
     }
 
