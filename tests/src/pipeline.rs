@@ -288,6 +288,7 @@ pub async fn oracle(kafka: &KafkaSettings, topic: &str, records: u64) -> BTreeSe
     values
         .iter()
         .filter_map(|v| serde_json::from_slice::<Post>(v).ok())
+        .filter(|p| p.validate().is_ok())
         .filter(|p| p.text.contains("建设银行") && p.text.contains("涨"))
         .map(|p| p.id)
         .collect()

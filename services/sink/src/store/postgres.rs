@@ -131,7 +131,7 @@ async fn migrate(client: &mut Client) -> anyhow::Result<()> {
     let transaction = client.transaction().await?;
     // One sink migrates at a time when several start together.
     transaction
-        .execute("SELECT pg_advisory_xact_lock(72_600_001)", &[])
+        .execute("SELECT pg_advisory_xact_lock(72600001)", &[])
         .await?;
     transaction
         .batch_execute("CREATE TABLE IF NOT EXISTS weibostream_schema (version INTEGER NOT NULL)")
