@@ -3,5 +3,7 @@
 //! or `classifier.model_path`).
 
 pub mod tokenize;
+pub mod trending;
 
 pub use tokenize::{TokenScratch, Tokenizer};
+pub use trending::{BatchTerms, TermHistory, Trending};
