@@ -26,6 +26,48 @@ pub struct FilterConfig {
     pub max_record_bytes: usize,
     /// Upper bound for draining the open batch on shutdown; keep it below the session timeout.
     pub shutdown_timeout_ms: u64,
+    /// How often the rules file is checked for changes (new rules apply from
+    /// the next batch); 0 turns polling off, leaving SIGHUP.
+    pub rules_poll_ms: u64,
+    /// Trending terms in each batch report.
+    pub trending: TrendingConfig,
+    /// The classifier behind `label:` rules and the label on matched posts.
+    pub classifier: ClassifierConfig,
+}
+
+/// `[trending]`: top TF-IDF terms per batch, overall and per rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrendingConfig {
+    /// Tokenize posts and report trending terms (off: no tokenization at all).
+    pub enabled: bool,
+    /// Batches of history the IDF is learned from (60 five-second batches: 5 minutes).
+    pub history_batches: usize,
+    /// Terms reported per list.
+    pub top_n: usize,
+    /// A term must be in at least this many posts of the batch (or of the
+    /// rule's matches) to be reported, when there are that many posts.
+    pub min_posts: u32,
+}
+
+impl Default for TrendingConfig {
+    fn default() -> Self {
+        TrendingConfig {
+            enabled: false,
+            history_batches: 60,
+            top_n: 10,
+            min_posts: 2,
+        }
+    }
+}
+
+/// `[classifier]`: a model trained by `filter train`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierConfig {
+    /// Model file to load at start; unset: no classifier, and rules using
+    /// `label:` are rejected.
+    pub model_path: Option<PathBuf>,
 }
 
 impl Default for FilterConfig {
@@ -39,6 +81,9 @@ impl Default for FilterConfig {
             batch_interval_ms: 5000,
             max_record_bytes: 1 << 20,
             shutdown_timeout_ms: 5000,
+            rules_poll_ms: 1000,
+            trending: TrendingConfig::default(),
+            classifier: ClassifierConfig::default(),
         }
     }
 }
@@ -65,6 +110,30 @@ impl FilterConfig {
         }
         if self.shutdown_timeout_ms == 0 {
             return Err("shutdown_timeout_ms: must be above 0".into());
+        }
+        if self.rules_poll_ms != 0 && self.rules_poll_ms < 100 {
+            return Err(format!(
+                "rules_poll_ms: {} is below the 100 ms minimum (0 turns polling off)",
+                self.rules_poll_ms
+            ));
+        }
+        let trending = &self.trending;
+        if trending.history_batches == 0 {
+            return Err("trending.history_batches: must be at least 1".into());
+        }
+        if trending.top_n == 0 {
+            return Err("trending.top_n: must be at least 1".into());
+        }
+        if self
+            .classifier
+            .model_path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(
+                "classifier.model_path: must not be empty (leave it unset for no classifier)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -94,5 +163,41 @@ mod tests {
                 .unwrap_err()
                 .starts_with("batch_interval_ms")
         );
+        let mut config = FilterConfig::default();
+        config.trending.top_n = 0;
+        assert!(config.validate().unwrap_err().starts_with("trending.top_n"));
+        let mut config = FilterConfig::default();
+        config.rules_poll_ms = 10;
+        assert!(config.validate().unwrap_err().starts_with("rules_poll_ms"));
+    }
+
+    #[test]
+    fn text_keys_load_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("filter.toml");
+        std::fs::write(
+            &path,
+            "[trending]\nenabled = true\nhistory_batches = 12\n[classifier]\nmodel_path = \"m.json\"\n",
+        )
+        .unwrap();
+        let env = [("FILTER__TRENDING__TOP_N".to_string(), "3".to_string())];
+        let config: FilterConfig =
+            weibostream_shared::config::load_from("FILTER", Some(&path), env).unwrap();
+        assert!(config.trending.enabled);
+        assert_eq!(config.trending.history_batches, 12);
+        assert_eq!(config.trending.top_n, 3);
+        assert_eq!(config.classifier.model_path, Some(PathBuf::from("m.json")));
+        let defaults: FilterConfig =
+            weibostream_shared::config::load_from("FILTER", None, Vec::new()).unwrap();
+        assert_eq!(defaults, FilterConfig::default());
+        std::fs::write(&path, "[trending]\nenabeld = true\n").unwrap();
+        let error = weibostream_shared::config::load_from::<FilterConfig, _>(
+            "FILTER",
+            Some(&path),
+            Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("enabeld"), "{error}");
     }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod output;
+pub mod reload;
 pub mod rules;
 pub mod service;
 pub mod text;
