@@ -166,8 +166,10 @@ mod tests {
         let mut config = FilterConfig::default();
         config.trending.top_n = 0;
         assert!(config.validate().unwrap_err().starts_with("trending.top_n"));
-        let mut config = FilterConfig::default();
-        config.rules_poll_ms = 10;
+        let config = FilterConfig {
+            rules_poll_ms: 10,
+            ..FilterConfig::default()
+        };
         assert!(config.validate().unwrap_err().starts_with("rules_poll_ms"));
     }
 

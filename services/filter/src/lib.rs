@@ -3,6 +3,7 @@
 //! against the keyword rules, and publish matches plus one report per batch.
 //! Offsets are committed only after the broker acknowledged both.
 
+pub mod analysis;
 pub mod batch;
 pub mod classify;
 pub mod cli;
@@ -13,6 +14,8 @@ pub mod reload;
 pub mod rules;
 pub mod service;
 pub mod text;
+mod worker;
 
 pub use config::FilterConfig;
+pub use reload::ReloadHandle;
 pub use service::{BuildError, Filter};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use weibostream_filter::cli::{self as tools, EvalArgs, TokenizeArgs, TrainArgs};
-use weibostream_filter::{Filter, FilterConfig};
+use weibostream_filter::{Filter, FilterConfig, ReloadHandle};
 use weibostream_shared::{cli, config, shutdown, telemetry};
 
 /// A weibostream filter replica (several may run in one group).
@@ -67,5 +67,28 @@ async fn main() -> ExitCode {
         Ok(filter) => filter,
         Err(error) => return cli::config_error("filter", error),
     };
+    reload_on_hangup(filter.reload_handle());
     cli::finish("filter", filter.run(shutdown::on_signals()).await)
 }
+
+/// Turns each SIGHUP into a rules reload request.
+#[cfg(unix)]
+fn reload_on_hangup(handle: ReloadHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hangup) => {
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the rules file");
+                    handle.request();
+                }
+            });
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; rules reload by file polling only")
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn reload_on_hangup(_handle: ReloadHandle) {}

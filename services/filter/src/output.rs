@@ -14,26 +14,42 @@ struct MatchedHeader<'a> {
     rules: &'a [&'a str],
     partition: i32,
     offset: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probability: Option<f64>,
+}
+
+/// Where a matched post came from and what it matched.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchInfo<'a> {
+    /// End of the batch.
+    pub batch_time: &'a DateTime<Utc>,
+    /// The replica id.
+    pub replica: &'a str,
+    /// Ids of the rules matched.
+    pub rules: &'a [&'a str],
+    /// Source partition.
+    pub partition: i32,
+    /// Source offset.
+    pub offset: i64,
+    /// The classifier's label and its probability, if the post was classified.
+    pub label: Option<(&'a str, f64)>,
 }
 
 /// A `posts.matched` record: the fields of `MatchedPost` with `post` set to the
 /// raw JSON the collector wrote, so the post is not re-encoded.
-pub fn matched_record(
-    batch_time: &DateTime<Utc>,
-    replica: &str,
-    rules: &[&str],
-    partition: i32,
-    offset: i64,
-    raw_post: &[u8],
-    out: &mut Vec<u8>,
-) {
+pub fn matched_record(info: &MatchInfo<'_>, raw_post: &[u8], out: &mut Vec<u8>) {
     out.clear();
     let header = MatchedHeader {
-        batch_time,
-        replica,
-        rules,
-        partition,
-        offset,
+        batch_time: info.batch_time,
+        replica: info.replica,
+        rules: info.rules,
+        partition: info.partition,
+        offset: info.offset,
+        label: info.label.map(|(label, _)| label),
+        // Rounded: six decimals are plenty and keep records short.
+        probability: info.label.map(|(_, p)| (p * 1e6).round() / 1e6),
     };
     // Serializing plain strings and numbers into a Vec cannot fail.
     if serde_json::to_writer(&mut *out, &header).is_ok() {
@@ -99,8 +115,23 @@ mod tests {
         let raw = br#"{"id":"weibo:1","source":"weibo","text":"t","created_at":"2015-01-21T10:50:05Z","author":{"id":"7","name":"n"},"collected_at":"2015-01-21T10:50:06Z"}"#;
         let time = "2015-01-21T10:50:10Z".parse().unwrap();
         let mut out = Vec::new();
-        matched_record(&time, "r\"1", &["a", "b"], 2, 99, raw, &mut out);
+        let mut info = MatchInfo {
+            batch_time: &time,
+            replica: "r\"1",
+            rules: &["a", "b"],
+            partition: 2,
+            offset: 99,
+            label: None,
+        };
+        matched_record(&info, raw, &mut out);
+        assert!(!String::from_utf8_lossy(&out).contains("label"));
         let matched: MatchedPost = serde_json::from_slice(&out).unwrap();
+        assert_eq!((matched.label, matched.probability), (None, None));
+        info.label = Some(("negative", 0.912_345_678));
+        matched_record(&info, raw, &mut out);
+        let labelled: MatchedPost = serde_json::from_slice(&out).unwrap();
+        assert_eq!(labelled.label.as_deref(), Some("negative"));
+        assert_eq!(labelled.probability, Some(0.912_346));
         assert_eq!(matched.rules, vec!["a", "b"]);
         assert_eq!(matched.replica, "r\"1");
         assert_eq!((matched.partition, matched.offset), (2, 99));

@@ -1,31 +1,29 @@
-//! The replica's run loop: consume, micro-batch on clock-aligned intervals,
-//! publish matches and a report per batch, then commit (at-least-once).
+//! The replica: built from config (rules, classifier, all checks before any
+//! I/O), then run until shutdown. The loop itself is in [`worker`](crate::worker).
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Utc;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
-};
-use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::ClientContext;
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::producer::{FutureProducer, Producer};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
 use weibostream_shared::kafka;
 
 use crate::FilterConfig;
-use crate::batch::{OpenBatch, batch_end};
-use crate::decode::decode_post;
-use crate::output::{dead_letter_headers, matched_record};
-use crate::rules::{MatchScratch, RuleSet};
+use crate::classify::Classifier;
+use crate::reload::{ActiveRules, ReloadHandle, RulesError, RulesWatcher};
+use crate::rules::RuleError;
+use crate::worker::Worker;
 
-const SERVICE: &str = "filter";
+pub(crate) const SERVICE: &str = "filter";
 
 /// Logs every partition assignment change, so it is visible which replica
 /// works on what.
-struct FilterContext {
+pub(crate) struct FilterContext {
     replica: String,
 }
 
@@ -55,9 +53,12 @@ impl ConsumerContext for FilterContext {
 
 /// A filter replica, built and ready to run.
 pub struct Filter {
-    config: FilterConfig,
-    rules: RuleSet,
-    replica: String,
+    pub(crate) config: FilterConfig,
+    pub(crate) rules: ActiveRules,
+    pub(crate) watcher: RulesWatcher,
+    pub(crate) classifier: Option<Arc<Classifier>>,
+    pub(crate) replica: String,
+    pub(crate) reload: ReloadHandle,
 }
 
 /// Why a filter could not be built (all are the user's to fix: exit code 2).
@@ -68,25 +69,63 @@ pub enum BuildError {
     Config(String),
     /// The rules file cannot be read or has an error.
     #[error("{0}")]
-    Rules(#[from] crate::rules::RuleError),
+    Rules(#[from] RuleError),
+    /// A rule uses a label the classifier cannot give.
+    #[error("{0}")]
+    Labels(RulesError),
+    /// The classifier model cannot be loaded.
+    #[error("classifier.model_path: {0:#}")]
+    Classifier(anyhow::Error),
+}
+
+impl From<RulesError> for BuildError {
+    fn from(error: RulesError) -> Self {
+        match error {
+            RulesError::Rules(error) => BuildError::Rules(error),
+            labels => BuildError::Labels(labels),
+        }
+    }
 }
 
 impl Filter {
-    /// Validates the config and compiles the rules; no network I/O.
+    /// Validates the config, loads the classifier (if configured) and
+    /// compiles the rules; no network I/O.
     pub fn build(config: FilterConfig) -> Result<Filter, BuildError> {
         config.validate().map_err(BuildError::Config)?;
-        let rules = RuleSet::load(&config.rules_path)?;
+        let classifier = match &config.classifier.model_path {
+            Some(path) => Some(Arc::new(
+                Classifier::load(path).map_err(BuildError::Classifier)?,
+            )),
+            None => None,
+        };
+        let path = &config.rules_path;
+        let text = std::fs::read_to_string(path).map_err(|error| RuleError::Io {
+            path: path.clone(),
+            error,
+        })?;
+        let rules =
+            ActiveRules::compile(&text, &path.display().to_string(), classifier.as_deref())?;
+        let watcher = RulesWatcher::new(path, text);
         let replica = config.effective_replica_id();
         Ok(Filter {
             config,
             rules,
+            watcher,
+            classifier,
             replica,
+            reload: ReloadHandle::default(),
         })
     }
 
     /// This replica's id, as written in its reports.
     pub fn replica_id(&self) -> &str {
         &self.replica
+    }
+
+    /// A handle to make the running filter re-read its rules file (the
+    /// binary calls it on SIGHUP).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.clone()
     }
 
     /// Runs until `shutdown` is cancelled, then closes the open batch,
@@ -118,210 +157,17 @@ impl Filter {
             .create()
             .context("creating the producer")?;
         tracing::info!(replica = %self.replica, group = %config.group, topic = %topics.raw,
-            rules = self.rules.len(), interval_ms = config.batch_interval_ms, "filter started");
+            rules = self.rules.rules.len(), interval_ms = config.batch_interval_ms,
+            trending = config.trending.enabled, classifier = self.classifier.is_some(),
+            "filter started");
 
-        let mut worker = Worker::new(&self, &producer);
+        let timeout = Duration::from_millis(config.shutdown_timeout_ms);
+        let replica = self.replica.clone();
+        let mut worker = Worker::new(self, &producer);
         let result = worker.run_batches(&consumer, &shutdown).await;
         consumer.unsubscribe();
-        let _ = producer.flush(Duration::from_millis(config.shutdown_timeout_ms));
-        tracing::info!(replica = %self.replica, "filter stopped");
+        let _ = producer.flush(timeout);
+        tracing::info!(replica = %replica, "filter stopped");
         result
-    }
-}
-
-/// State of the loop: reusable buffers and the producer.
-struct Worker<'a> {
-    filter: &'a Filter,
-    producer: &'a FutureProducer,
-    rule_ids: Vec<String>,
-    scratch: MatchScratch,
-    matched: Vec<usize>,
-    out: Vec<u8>,
-    deliveries: Vec<DeliveryFuture>,
-    busy: Duration,
-}
-
-impl<'a> Worker<'a> {
-    fn new(filter: &'a Filter, producer: &'a FutureProducer) -> Self {
-        Worker {
-            filter,
-            producer,
-            rule_ids: filter.rules.ids().map(str::to_string).collect(),
-            scratch: filter.rules.scratch(),
-            matched: Vec::new(),
-            out: Vec::with_capacity(4096),
-            deliveries: Vec::new(),
-            busy: Duration::ZERO,
-        }
-    }
-
-    async fn run_batches(
-        &mut self,
-        consumer: &StreamConsumer<FilterContext>,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
-        let interval_ms = self.filter.config.batch_interval_ms;
-        loop {
-            let now = Utc::now();
-            let end = batch_end(now, interval_ms);
-            let wait = (end - now).to_std().unwrap_or(Duration::ZERO);
-            let deadline = tokio::time::Instant::now() + wait;
-            let mut batch = OpenBatch::new(end, self.rules_len());
-            let stopping = loop {
-                tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => break true,
-                    _ = tokio::time::sleep_until(deadline) => break false,
-                    message = consumer.recv() => match message {
-                        Ok(message) => self.handle(&message, &mut batch).await?,
-                        Err(error) => tracing::warn!(%error, "consumer error; retrying"),
-                    },
-                }
-            };
-            let limit = Duration::from_millis(self.filter.config.shutdown_timeout_ms);
-            let close = self.close(consumer, batch, stopping);
-            if stopping {
-                match tokio::time::timeout(limit, close).await {
-                    Ok(result) => result?,
-                    Err(_) => tracing::warn!(
-                        "open batch not acknowledged in time; its posts will be redelivered"
-                    ),
-                }
-                return Ok(());
-            }
-            close.await?;
-        }
-    }
-
-    fn rules_len(&self) -> usize {
-        self.rule_ids.len()
-    }
-
-    async fn handle(
-        &mut self,
-        message: &BorrowedMessage<'_>,
-        batch: &mut OpenBatch,
-    ) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let config = &self.filter.config;
-        let (partition, offset) = (message.partition(), message.offset());
-        batch.record_read(partition, offset);
-        match decode_post(message.payload(), config.max_record_bytes) {
-            Ok(post) => {
-                self.filter
-                    .rules
-                    .match_text(&post.text, &mut self.scratch, &mut self.matched);
-                batch.post_processed(&self.matched);
-                if !self.matched.is_empty() {
-                    let rules: Vec<&str> = self
-                        .matched
-                        .iter()
-                        .map(|&i| self.rule_ids[i].as_str())
-                        .collect();
-                    let raw = message.payload().unwrap_or_default();
-                    let time = batch.batch_time();
-                    matched_record(
-                        &time,
-                        &self.filter.replica,
-                        &rules,
-                        partition,
-                        offset,
-                        raw,
-                        &mut self.out,
-                    );
-                    let record = FutureRecord::to(&config.topics.matched)
-                        .key(post.id.as_str())
-                        .payload(&self.out);
-                    self.deliveries
-                        .push(kafka::enqueue(self.producer, record).await?);
-                }
-            }
-            Err(rejected) => {
-                tracing::warn!(partition, offset, reason = %rejected.reason, error = %rejected.detail,
-                    "undecodable record sent to the dead-letter topic");
-                batch.dead_lettered();
-                let headers = dead_letter_headers(
-                    &rejected,
-                    message.topic(),
-                    partition,
-                    offset,
-                    &self.filter.replica,
-                );
-                let mut record = FutureRecord::to(&config.topics.dlq).headers(headers);
-                if let Some(payload) = message.payload() {
-                    record = record.payload(payload);
-                }
-                if let Some(key) = message.key() {
-                    record = record.key(key);
-                }
-                self.deliveries
-                    .push(kafka::enqueue(self.producer, record).await?);
-            }
-        }
-        self.busy += started.elapsed();
-        Ok(())
-    }
-
-    /// Publishes the report after the batch's records are acknowledged, then
-    /// commits what the batch read from partitions this replica still owns.
-    async fn close(
-        &mut self,
-        consumer: &StreamConsumer<FilterContext>,
-        batch: OpenBatch,
-        final_batch: bool,
-    ) -> anyhow::Result<()> {
-        let closed = Instant::now();
-        let config = &self.filter.config;
-        kafka::await_deliveries(std::mem::take(&mut self.deliveries)).await?;
-        let assignment = consumer.assignment().context("reading the assignment")?;
-        let assigned: Vec<i32> = assignment
-            .elements()
-            .iter()
-            .map(|e| e.partition())
-            .collect();
-        if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
-            self.busy = Duration::ZERO;
-            return Ok(());
-        }
-        let next_offsets = batch.next_offsets();
-        let processing = self.busy + closed.elapsed();
-        let report = batch.into_report(
-            &self.filter.replica,
-            config.batch_interval_ms,
-            self.rule_ids.iter().map(String::as_str),
-            &assigned,
-            processing.as_secs_f64() * 1000.0,
-        );
-        let payload = serde_json::to_vec(&report).context("encoding the batch report")?;
-        let record = FutureRecord::to(&config.topics.reports)
-            .key(self.filter.replica.as_str())
-            .payload(&payload);
-        kafka::await_deliveries(vec![kafka::enqueue(self.producer, record).await?]).await?;
-
-        let mut commit = TopicPartitionList::new();
-        for (partition, next) in next_offsets {
-            if assigned.contains(&partition) {
-                commit.add_partition_offset(&config.topics.raw, partition, Offset::Offset(next))?;
-            }
-        }
-        if commit.count() > 0 {
-            let mode = if final_batch {
-                CommitMode::Sync
-            } else {
-                CommitMode::Async
-            };
-            if let Err(error) = consumer.commit(&commit, mode) {
-                tracing::warn!(%error, "offset commit failed; the batch may be redelivered");
-            }
-        }
-        let interval = Duration::from_millis(config.batch_interval_ms);
-        if processing > interval {
-            tracing::warn!(batch_time = %report.batch_time, processing_ms = report.processing_ms,
-                interval_ms = config.batch_interval_ms, "batch processing took longer than the batch interval: input is faster than this replica");
-        }
-        tracing::debug!(batch_time = %report.batch_time, posts_in = report.posts_in,
-            matched = report.matched_posts, partitions = ?assigned, "batch closed");
-        self.busy = Duration::ZERO;
-        Ok(())
     }
 }

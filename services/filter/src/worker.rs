@@ -1,0 +1,283 @@
+//! The replica's run loop: consume, micro-batch on clock-aligned intervals,
+//! publish matches and a report per batch, then commit (at-least-once).
+//! Between batches it swaps in reloaded rules.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use weibostream_shared::kafka;
+
+use crate::analysis::PostAnalyzer;
+use crate::batch::{OpenBatch, batch_end};
+use crate::decode::decode_post;
+use crate::output::{MatchInfo, dead_letter_headers, matched_record};
+use crate::reload::ActiveRules;
+use crate::rules::MatchScratch;
+use crate::service::{Filter, FilterContext};
+
+/// State of the loop: the replica, reusable buffers and the producer.
+pub(crate) struct Worker<'a> {
+    filter: Filter,
+    producer: &'a FutureProducer,
+    rule_ids: Vec<String>,
+    scratch: MatchScratch,
+    matched: Vec<usize>,
+    analyzer: PostAnalyzer,
+    /// Reloaded rules waiting for the next batch boundary.
+    staged: Option<ActiveRules>,
+    out: Vec<u8>,
+    deliveries: Vec<DeliveryFuture>,
+    busy: Duration,
+}
+
+impl<'a> Worker<'a> {
+    pub(crate) fn new(filter: Filter, producer: &'a FutureProducer) -> Self {
+        let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
+        Worker {
+            rule_ids: filter.rules.rules.ids().map(str::to_string).collect(),
+            scratch: filter.rules.rules.scratch(),
+            filter,
+            producer,
+            matched: Vec::new(),
+            analyzer,
+            staged: None,
+            out: Vec::with_capacity(4096),
+            deliveries: Vec::new(),
+            busy: Duration::ZERO,
+        }
+    }
+
+    pub(crate) async fn run_batches(
+        &mut self,
+        consumer: &StreamConsumer<FilterContext>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let interval_ms = self.filter.config.batch_interval_ms;
+        let poll_ms = self.filter.config.rules_poll_ms;
+        let mut poll = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let reload = self.filter.reload.clone();
+        loop {
+            self.install_staged_rules();
+            let now = Utc::now();
+            let end = batch_end(now, interval_ms);
+            let wait = (end - now).to_std().unwrap_or(Duration::ZERO);
+            let deadline = tokio::time::Instant::now() + wait;
+            let mut batch = OpenBatch::new(end, self.rule_ids.len());
+            self.analyzer.start_batch(self.rule_ids.len());
+            let stopping = loop {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break true,
+                    _ = tokio::time::sleep_until(deadline) => break false,
+                    _ = reload.requested() => self.check_rules(true),
+                    _ = poll.tick(), if poll_ms > 0 => self.check_rules(false),
+                    message = consumer.recv() => match message {
+                        Ok(message) => self.handle(&message, &mut batch).await?,
+                        Err(error) => tracing::warn!(%error, "consumer error; retrying"),
+                    },
+                }
+            };
+            let limit = Duration::from_millis(self.filter.config.shutdown_timeout_ms);
+            let close = self.close(consumer, batch, stopping);
+            if stopping {
+                match tokio::time::timeout(limit, close).await {
+                    Ok(result) => result?,
+                    Err(_) => tracing::warn!(
+                        "open batch not acknowledged in time; its posts will be redelivered"
+                    ),
+                }
+                return Ok(());
+            }
+            close.await?;
+        }
+    }
+
+    /// Re-reads the rules file if it changed (or if `forced`) and stages
+    /// the new rules; a bad file is logged and the current rules stay.
+    fn check_rules(&mut self, forced: bool) {
+        let path = self.filter.watcher.path().display().to_string();
+        match self.filter.watcher.check(forced) {
+            Ok(None) => {
+                if forced {
+                    tracing::info!(path = %path, "reload requested; rules file unchanged");
+                }
+            }
+            Ok(Some(text)) => {
+                match ActiveRules::compile(&text, &path, self.filter.classifier.as_deref()) {
+                    Ok(active) => {
+                        tracing::info!(path = %path, rules = active.rules.len(),
+                            "rules file changed; new rules apply from the next batch");
+                        self.staged = Some(active);
+                    }
+                    Err(error) => {
+                        tracing::error!(path = %path, error = %error,
+                            "rules file is invalid; keeping the current rules");
+                        self.staged = None;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(path = %path, %error,
+                "cannot read the rules file; keeping the current rules"),
+        }
+    }
+
+    fn install_staged_rules(&mut self) {
+        if let Some(active) = self.staged.take() {
+            self.rule_ids = active.rules.ids().map(str::to_string).collect();
+            self.scratch = active.rules.scratch();
+            self.filter.rules = active;
+            tracing::info!(replica = %self.filter.replica, rules = ?self.rule_ids, "rules reloaded");
+        }
+    }
+
+    async fn handle(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        batch: &mut OpenBatch,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let config = &self.filter.config;
+        let (partition, offset) = (message.partition(), message.offset());
+        batch.record_read(partition, offset);
+        match decode_post(message.payload(), config.max_record_bytes) {
+            Ok(post) => {
+                let verdict = self.analyzer.analyze(
+                    &self.filter.rules,
+                    &post.text,
+                    &mut self.scratch,
+                    &mut self.matched,
+                );
+                batch.post_processed(&self.matched);
+                if !self.matched.is_empty() {
+                    let rules: Vec<&str> = self
+                        .matched
+                        .iter()
+                        .filter_map(|&i| self.rule_ids.get(i).map(String::as_str))
+                        .collect();
+                    let label = verdict.and_then(|v| {
+                        self.analyzer
+                            .label_name(&v)
+                            .map(|name| (name, v.probability))
+                    });
+                    let info = MatchInfo {
+                        batch_time: &batch.batch_time(),
+                        replica: &self.filter.replica,
+                        rules: &rules,
+                        partition,
+                        offset,
+                        label,
+                    };
+                    matched_record(&info, message.payload().unwrap_or_default(), &mut self.out);
+                    let record = FutureRecord::to(&config.topics.matched)
+                        .key(post.id.as_str())
+                        .payload(&self.out);
+                    self.deliveries
+                        .push(kafka::enqueue(self.producer, record).await?);
+                }
+            }
+            Err(rejected) => {
+                tracing::warn!(partition, offset, reason = %rejected.reason, error = %rejected.detail,
+                    "undecodable record sent to the dead-letter topic");
+                batch.dead_lettered();
+                let headers = dead_letter_headers(
+                    &rejected,
+                    message.topic(),
+                    partition,
+                    offset,
+                    &self.filter.replica,
+                );
+                let mut record = FutureRecord::to(&config.topics.dlq).headers(headers);
+                if let Some(payload) = message.payload() {
+                    record = record.payload(payload);
+                }
+                if let Some(key) = message.key() {
+                    record = record.key(key);
+                }
+                self.deliveries
+                    .push(kafka::enqueue(self.producer, record).await?);
+            }
+        }
+        self.busy += started.elapsed();
+        Ok(())
+    }
+
+    /// Publishes the report after the batch's records are acknowledged, then
+    /// commits what the batch read from partitions this replica still owns.
+    async fn close(
+        &mut self,
+        consumer: &StreamConsumer<FilterContext>,
+        batch: OpenBatch,
+        final_batch: bool,
+    ) -> anyhow::Result<()> {
+        let closed = Instant::now();
+        let config = &self.filter.config;
+        kafka::await_deliveries(std::mem::take(&mut self.deliveries)).await?;
+        let assignment = consumer.assignment().context("reading the assignment")?;
+        let assigned: Vec<i32> = assignment
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let trending = self.analyzer.close_batch();
+        if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
+            self.busy = Duration::ZERO;
+            return Ok(());
+        }
+        let next_offsets = batch.next_offsets();
+        let processing = self.busy + closed.elapsed();
+        let mut report = batch.into_report(
+            &self.filter.replica,
+            config.batch_interval_ms,
+            self.rule_ids.iter().map(String::as_str),
+            &assigned,
+            processing.as_secs_f64() * 1000.0,
+        );
+        if let Some(trending) = trending {
+            report.top_terms = trending.overall;
+            report.top_terms_per_rule = trending
+                .per_rule
+                .into_iter()
+                .filter_map(|(rule, terms)| self.rule_ids.get(rule).map(|id| (id.clone(), terms)))
+                .collect();
+        }
+        let payload = serde_json::to_vec(&report).context("encoding the batch report")?;
+        let record = FutureRecord::to(&config.topics.reports)
+            .key(self.filter.replica.as_str())
+            .payload(&payload);
+        kafka::await_deliveries(vec![kafka::enqueue(self.producer, record).await?]).await?;
+
+        let mut commit = TopicPartitionList::new();
+        for (partition, next) in next_offsets {
+            if assigned.contains(&partition) {
+                commit.add_partition_offset(&config.topics.raw, partition, Offset::Offset(next))?;
+            }
+        }
+        if commit.count() > 0 {
+            let mode = if final_batch {
+                CommitMode::Sync
+            } else {
+                CommitMode::Async
+            };
+            if let Err(error) = consumer.commit(&commit, mode) {
+                tracing::warn!(%error, "offset commit failed; the batch may be redelivered");
+            }
+        }
+        let interval = Duration::from_millis(config.batch_interval_ms);
+        if processing > interval {
+            tracing::warn!(batch_time = %report.batch_time, processing_ms = report.processing_ms,
+                interval_ms = config.batch_interval_ms, "batch processing took longer than the batch interval: input is faster than this replica");
+        }
+        tracing::debug!(batch_time = %report.batch_time, posts_in = report.posts_in,
+            matched = report.matched_posts, partitions = ?assigned, "batch closed");
+        self.busy = Duration::ZERO;
+        Ok(())
+    }
+}
