@@ -6,7 +6,8 @@
 # in a git-ignored virtualenv (data/sklearn-venv). Exits 1 if the filter is
 # below the best baseline on either data set.
 #
-# Environment: SEED (default 42).
+# Environment: SEED (default 42); FILTER_BIN (a built `filter` binary to use
+# instead of building target/release/filter).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,9 +21,13 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import sklearn" 2>/
   "$VENV/bin/pip" install --quiet scikit-learn >&2
 fi
 
-cargo build --release --quiet -p weibostream-filter --bin filter
+FILTER_BIN="${FILTER_BIN:-}"
+if [[ -z "$FILTER_BIN" ]]; then
+  cargo build --release --quiet -p weibostream-filter --bin filter
+  FILTER_BIN=target/release/filter
+fi
 status=0
 for lang in zh en; do
-  "$VENV/bin/python" deploy/data/compare_sklearn.py target/release/filter "$DATA_DIR/$lang.jsonl" "$SEED" || status=1
+  "$VENV/bin/python" deploy/data/compare_sklearn.py "$FILTER_BIN" "$DATA_DIR/$lang.jsonl" "$SEED" || status=1
 done
 exit "$status"
