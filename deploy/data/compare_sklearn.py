@@ -1,6 +1,7 @@
 """Compares the filter's classifier with scikit-learn on the same tokens and split.
 
-Usage (compare-sklearn.sh sets this up): python compare_sklearn.py FILTER_BIN DATA.jsonl [SEED]
+Usage (compare-sklearn.sh sets this up):
+    python compare_sklearn.py FILTER_BIN DATA.jsonl [SEED [--dedupe]]
 
 The tokens and the 80/20 split come from `filter tokenize`, so scikit-learn sees
 exactly what the Rust classifier sees. Baselines: TfidfVectorizer with
@@ -30,7 +31,7 @@ def unigrams_bigrams(tokens):
 def main():
     filter_bin, data = sys.argv[1], sys.argv[2]
     seed = sys.argv[3] if len(sys.argv) > 3 else "42"
-    split = ["--split", "0.8", "--seed", seed]
+    split = ["--split", "0.8", "--seed", seed, *sys.argv[4:5]]
     lines = subprocess.run(
         [filter_bin, "tokenize", "--input", data, *split],
         check=True, capture_output=True, text=True,
@@ -49,7 +50,9 @@ def main():
         for name, model in (("MultinomialNB", MultinomialNB()),
                             ("LogisticRegression", LogisticRegression(max_iter=5000))):
             model.fit(x_train, y_train)
-            accuracy = accuracy_score(y_test, model.predict(x_test))
+            # Four decimals, as `filter eval` prints: finer than one example
+            # in ten thousand, so equal here means equally many right.
+            accuracy = round(accuracy_score(y_test, model.predict(x_test)), 4)
             results.append((f"sklearn TfidfVectorizer({ngrams}) + {name}", accuracy))
 
     report = subprocess.run(
@@ -58,7 +61,8 @@ def main():
     ).stdout
     ours = float(report.split()[1])
 
-    print(f"{data}: {len(train)} training, {len(test)} held-out examples (seed {seed})")
+    dedupe = ", deduplicated" if "--dedupe" in split else ""
+    print(f"{data}: {len(train)} training, {len(test)} held-out examples (seed {seed}{dedupe})")
     for name, accuracy in results:
         print(f"  {accuracy:.4f}  {name}")
     best_name, best = max(results, key=lambda r: r[1])

@@ -24,7 +24,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             min_df: 2,
-            c: 10.0,
+            c: 5.0,
             max_iterations: 400,
         }
     }

@@ -4,26 +4,23 @@
 //! tokens and split the Rust classifier uses.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::classify::data::{read_examples, split_mask};
+use super::DataArgs;
+use crate::classify::data::{dedupe, read_examples, split_mask};
 use crate::text::Tokenizer;
 
 /// Arguments of `filter tokenize`.
 #[derive(Debug, clap::Args)]
 pub struct TokenizeArgs {
-    /// Labelled JSON lines (`{"text": ..., "label": ...}`).
-    #[arg(long)]
-    pub input: PathBuf,
+    /// Input and split.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Fraction of examples on the training side of the split.
     #[arg(long, default_value_t = 0.8)]
     pub split: f64,
-    /// Seed of the split.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
 }
 
 #[derive(Serialize)]
@@ -35,8 +32,11 @@ struct Line<'a> {
 
 /// Writes one JSON line per example to stdout.
 pub fn run(args: &TokenizeArgs) -> anyhow::Result<()> {
-    let examples = read_examples(&args.input)?;
-    let mask = split_mask(examples.len(), args.split, args.seed);
+    let mut examples = read_examples(&args.data.input)?;
+    if args.data.dedupe {
+        examples = dedupe(examples);
+    }
+    let mask = split_mask(examples.len(), args.split, args.data.seed);
     let tokenizer = Tokenizer::shared();
     let mut scratch = crate::text::TokenScratch::new();
     let stdout = std::io::stdout();
