@@ -128,3 +128,23 @@ fn trending_counts_every_post_and_per_rule() {
     analyzer.start_batch(2);
     assert_eq!(analyzer.close_batch().unwrap(), Trending::default());
 }
+
+#[test]
+fn rule_label_order_need_not_match_the_model() {
+    let model = model();
+    // Rule-set labels come out as [positive, negative]; the model's are sorted.
+    let active = rules(
+        &[
+            ("pos", "银行 AND label:positive>=0.5"),
+            ("neg", "银行 AND label:negative>=0.5"),
+        ],
+        Some(&model),
+    );
+    assert_eq!(active.rules.labels(), ["positive", "negative"]);
+    let mut analyzer = PostAnalyzer::new(&TrendingConfig::default(), Some(model));
+    let (mut scratch, mut matched) = (active.rules.scratch(), Vec::new());
+    analyzer.analyze(&active, "银行服务太差，失望", &mut scratch, &mut matched);
+    assert_eq!(matched, [1]);
+    analyzer.analyze(&active, "银行质量很好，推荐", &mut scratch, &mut matched);
+    assert_eq!(matched, [0]);
+}
