@@ -28,6 +28,10 @@ pub struct KafkaSettings {
     pub session_timeout_ms: u32,
     /// Consumer heartbeat interval; must be below a third of the session timeout.
     pub heartbeat_interval_ms: u32,
+    /// Consumer `max.poll.interval.ms`, which is also the group's rebalance
+    /// timeout: how long a rebalance waits for members that do not rejoin
+    /// (after a broker stall, the old member of a restarted session).
+    pub max_poll_interval_ms: u32,
     /// How long a service waits for the broker at start before giving up.
     pub startup_timeout_ms: u64,
     /// Producer compression: `lz4`, `zstd`, `snappy`, `gzip` or `none`.
@@ -45,6 +49,7 @@ impl Default for KafkaSettings {
             client_id: "weibostream".into(),
             session_timeout_ms: 6000,
             heartbeat_interval_ms: 1000,
+            max_poll_interval_ms: 300_000,
             startup_timeout_ms: 30_000,
             compression: "lz4".into(),
             linger_ms: 5,
@@ -75,6 +80,12 @@ impl KafkaSettings {
             return Err(format!(
                 "kafka.heartbeat_interval_ms ({}) must be at most a third of kafka.session_timeout_ms ({})",
                 self.heartbeat_interval_ms, self.session_timeout_ms
+            ));
+        }
+        if self.max_poll_interval_ms < self.session_timeout_ms {
+            return Err(format!(
+                "kafka.max_poll_interval_ms ({}) must be at least kafka.session_timeout_ms ({})",
+                self.max_poll_interval_ms, self.session_timeout_ms
             ));
         }
         if self.startup_timeout_ms == 0 {

@@ -76,6 +76,7 @@ pub struct Broker {
 impl Broker {
     /// Starts Tansu with the in-memory engine on a free port and waits until it accepts connections.
     pub fn start() -> Broker {
+        init_logs();
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
         let url = format!("tcp://{address}");
@@ -221,7 +222,10 @@ pub fn postgres_url() -> String {
         return url;
     }
     let script = workspace_root().join("deploy/local/ensure-postgres.sh");
-    let output = Command::new(&script).stderr(Stdio::inherit()).output().unwrap();
+    let output = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{} failed", script.display());
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
@@ -229,6 +233,20 @@ pub fn postgres_url() -> String {
 /// A pseudo-random number in `0..n` (tests need no reproducible randomness,
 /// only a point that differs between runs; it is printed by the caller).
 pub fn random_below(n: u64) -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     u64::from(nanos) % n.max(1)
+}
+
+/// Sends the services' logs to the test output when `RUST_LOG` is set
+/// (`RUST_LOG=info cargo test -- --nocapture` to watch a failing test).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }

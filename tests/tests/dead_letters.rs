@@ -11,7 +11,8 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use weibostream_tests::pipeline::{
-    assert_output_equals, oracle, start_filter_with, start_sink, start_synthetic, wait_for_assignments, write_rules,
+    assert_output_equals, oracle, start_filter_with, start_sink, start_synthetic,
+    wait_for_assignments, write_rules,
 };
 use weibostream_tests::{Broker, unique, unique_topics};
 
@@ -52,7 +53,11 @@ async fn malformed_records_go_to_the_dead_letter_topic_and_the_stream_goes_on() 
     let names = ["r0", "r1", "r2"];
     let filters: Vec<_> = names
         .iter()
-        .map(|n| start_filter_with(&kafka, &topics, &group, &rules, n, |c| c.max_record_bytes = MAX_RECORD_BYTES))
+        .map(|n| {
+            start_filter_with(&kafka, &topics, &group, &rules, n, |c| {
+                c.max_record_bytes = MAX_RECORD_BYTES
+            })
+        })
         .collect();
     wait_for_assignments(&kafka, &topics.reports, &names, Duration::from_secs(60)).await;
 
@@ -86,9 +91,15 @@ async fn malformed_records_go_to_the_dead_letter_topic_and_the_stream_goes_on() 
     assert_output_equals(&jsonl, &expected).await;
 
     let (reader_kafka, dlq) = (kafka.clone(), topics.dlq.clone());
-    let (reasons, origins) = tokio::task::spawn_blocking(move || read_dead_letters(&reader_kafka, &dlq)).await.unwrap();
+    let (reasons, origins) =
+        tokio::task::spawn_blocking(move || read_dead_letters(&reader_kafka, &dlq))
+            .await
+            .unwrap();
     assert_eq!(reasons, expected_reasons, "dead-letter reasons");
-    assert_eq!(origins, BAD, "every dead letter names its source topic, partition and offset");
+    assert_eq!(
+        origins, BAD,
+        "every dead letter names its source topic, partition and offset"
+    );
     for filter in filters {
         filter.stop().await;
     }
@@ -96,29 +107,61 @@ async fn malformed_records_go_to_the_dead_letter_topic_and_the_stream_goes_on() 
 }
 
 /// Counts of `dlq.reason` headers, and how many records name a source offset.
-fn read_dead_letters(kafka: &weibostream_shared::kafka::KafkaSettings, topic: &str) -> (BTreeMap<&'static str, usize>, usize) {
-    let consumer: BaseConsumer = kafka.admin_config("dlq-reader").set("group.id", unique("dlq")).create().unwrap();
+fn read_dead_letters(
+    kafka: &weibostream_shared::kafka::KafkaSettings,
+    topic: &str,
+) -> (BTreeMap<&'static str, usize>, usize) {
+    let consumer: BaseConsumer = kafka
+        .admin_config("dlq-reader")
+        .set("group.id", unique("dlq"))
+        .create()
+        .unwrap();
     let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, Offset::Beginning).unwrap();
+    list.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
     consumer.assign(&list).unwrap();
     let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut origins = 0;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut total = 0;
     while total < BAD && std::time::Instant::now() < deadline {
-        let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
         total += 1;
         let headers = message.headers().unwrap();
-        let get = |key: &str| headers.iter().find(|h| h.key == key).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned());
+        let get = |key: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == key)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
         let reason = get("dlq.reason").unwrap();
-        let known = ["empty_payload", "too_large", "invalid_utf8", "invalid_json", "not_a_post", "invalid_post"];
-        let reason = known.into_iter().find(|k| *k == reason).unwrap_or_else(|| panic!("unknown reason {reason}"));
+        let known = [
+            "empty_payload",
+            "too_large",
+            "invalid_utf8",
+            "invalid_json",
+            "not_a_post",
+            "invalid_post",
+        ];
+        let reason = known
+            .into_iter()
+            .find(|k| *k == reason)
+            .unwrap_or_else(|| panic!("unknown reason {reason}"));
         *reasons.entry(reason).or_default() += 1;
-        if get("dlq.source.topic").is_some() && get("dlq.source.offset").is_some() && get("dlq.error").is_some() {
+        if get("dlq.source.topic").is_some()
+            && get("dlq.source.offset").is_some()
+            && get("dlq.error").is_some()
+        {
             origins += 1;
         }
     }
     // Nothing beyond the 1,000: a good post must never be dead-lettered.
-    assert!(consumer.poll(Duration::from_secs(2)).is_none(), "more dead letters than malformed records");
+    assert!(
+        consumer.poll(Duration::from_secs(2)).is_none(),
+        "more dead letters than malformed records"
+    );
     (reasons, origins)
 }

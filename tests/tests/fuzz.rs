@@ -44,5 +44,8 @@ proptest! {
 
 #[test]
 fn the_reference_post_decodes() {
-    assert_eq!(decode_post(Some(GOOD_POST.as_bytes()), 4096).unwrap().id, "weibo:1");
+    assert_eq!(
+        decode_post(Some(GOOD_POST.as_bytes()), 4096).unwrap().id,
+        "weibo:1"
+    );
 }

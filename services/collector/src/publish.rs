@@ -99,6 +99,11 @@ impl Publisher {
         self.sent
     }
 
+    /// Posts enqueued but not yet acknowledged or failed.
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
     /// Posts acknowledged so far.
     pub fn acked(&self) -> u64 {
         self.counts.acked.load(Ordering::Relaxed)

@@ -81,6 +81,15 @@ impl Collector {
             SourceKind::Synthetic => self.run_synthetic(&mut publisher, &shutdown).await?,
             SourceKind::File => self.run_file(&mut publisher, &shutdown).await?,
         };
+        // A source that ended by itself waits for every ack (librdkafka retries
+        // until message.timeout.ms, e.g. through a broker stall); a shutdown
+        // request bounds the wait by shutdown_timeout_ms.
+        while !shutdown.is_cancelled() && publisher.in_flight() > 0 {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
         let finish = tokio::task::block_in_place(|| publisher.finish(timeout));
         summary.published = finish?;

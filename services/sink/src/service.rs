@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::kafka;
 use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
@@ -57,10 +59,10 @@ impl Sink {
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         let mut partition_count =
             kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await?;
-        let consumer: StreamConsumer = config
+        let consumer: StreamConsumer<SinkContext> = config
             .kafka
             .consumer_config(SERVICE, &config.group)
-            .create()
+            .create_with_context(SinkContext)
             .context("creating the consumer")?;
         consumer
             .subscribe(&[&topics.matched, &topics.reports])
@@ -143,6 +145,31 @@ impl Sink {
     }
 }
 
+/// Logs partition assignment changes.
+struct SinkContext;
+
+impl ClientContext for SinkContext {}
+
+impl ConsumerContext for SinkContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let list = |tpl: &TopicPartitionList| {
+            tpl.elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect::<Vec<_>>()
+        };
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = ?list(tpl), "sink partitions assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(partitions = ?list(tpl), "sink partitions revoked")
+            }
+            Rebalance::Error(error) => tracing::warn!(%error, "sink rebalance error"),
+        }
+    }
+}
+
 /// Exponential backoff for output retries.
 struct Retry {
     initial: Duration,
@@ -181,7 +208,7 @@ impl Retry {
 
 /// Pauses or resumes every assigned partition, so a sink that cannot write
 /// keeps its group membership without reading further.
-fn set_paused(consumer: &StreamConsumer, paused: bool) {
+fn set_paused(consumer: &StreamConsumer<SinkContext>, paused: bool) {
     let Ok(assignment) = consumer.assignment() else {
         return;
     };
@@ -209,6 +236,7 @@ fn accept(
     tracker.consumed(&receipt);
     let payload = message.payload().unwrap_or_default();
     let result = if message.topic() == config.topics.reports {
+        tracing::debug!(offset = receipt.offset, "report received");
         serde_json::from_slice::<BatchReport>(payload)
             .map(|report| merger.add_report(report, receipt.clone()))
     } else {
@@ -222,7 +250,7 @@ fn accept(
     }
 }
 
-fn commit(consumer: &StreamConsumer, tracker: &mut OffsetTracker, mode: CommitMode) {
+fn commit(consumer: &StreamConsumer<SinkContext>, tracker: &mut OffsetTracker, mode: CommitMode) {
     let assigned = match consumer.assignment() {
         Ok(assignment) => assignment,
         Err(error) => {
