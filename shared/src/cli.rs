@@ -5,6 +5,7 @@ use std::fmt::Display;
 use std::process::ExitCode;
 
 use crate::config::EXIT_CONFIG;
+use crate::kafka::BrokerUnreachable;
 
 /// Prints a config, rules or startup error the user must fix; exit code 2.
 pub fn config_error(service: &str, error: impl Display) -> ExitCode {
@@ -12,10 +13,14 @@ pub fn config_error(service: &str, error: impl Display) -> ExitCode {
     ExitCode::from(EXIT_CONFIG as u8)
 }
 
-/// Maps a service run's outcome to an exit code, logging a failure.
+/// Maps a service run's outcome to an exit code, logging a failure; an
+/// unreachable broker at start exits 2 like a config error.
 pub fn finish<T>(service: &str, result: anyhow::Result<T>) -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<BrokerUnreachable>().is_some() => {
+            config_error(service, format!("{error:#}"))
+        }
         Err(error) => {
             tracing::error!("{service} failed: {error:#}");
             ExitCode::FAILURE

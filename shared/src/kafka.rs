@@ -158,6 +158,21 @@ pub struct TopicSpec {
     pub replication_factor: i32,
 }
 
+/// The broker did not answer within `kafka.startup_timeout_ms` at start: a
+/// setup problem for the user (exit code 2), not a runtime failure.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "broker {brokers} unreachable after {waited_ms} ms ({reason}); check kafka.brokers / KAFKA_BROKERS"
+)]
+pub struct BrokerUnreachable {
+    /// The brokers tried.
+    pub brokers: String,
+    /// How long the service waited.
+    pub waited_ms: u64,
+    /// librdkafka's last error.
+    pub reason: String,
+}
+
 /// Waits (bounded by `startup_timeout_ms`) until the broker answers a
 /// metadata request; the error tells the user which brokers were tried.
 pub async fn wait_for_broker(settings: &KafkaSettings, service: &str) -> anyhow::Result<()> {
@@ -172,10 +187,13 @@ pub async fn wait_for_broker(settings: &KafkaSettings, service: &str) -> anyhow:
             match consumer.fetch_metadata(None, left.min(Duration::from_secs(2))) {
                 Ok(_) => return Ok(()),
                 Err(e) if start.elapsed() >= limit => {
-                    bail!(
-                        "broker {brokers} unreachable after {} ms: {e}",
-                        limit.as_millis()
-                    )
+                    let waited_ms = limit.as_millis() as u64;
+                    return Err(BrokerUnreachable {
+                        brokers,
+                        waited_ms,
+                        reason: e.to_string(),
+                    }
+                    .into());
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(200)),
             }

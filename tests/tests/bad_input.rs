@@ -98,3 +98,25 @@ fn invalid_values_name_the_key() {
         stderr(&output)
     );
 }
+
+#[test]
+fn an_unreachable_broker_is_reported_after_a_bounded_wait_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "[[rule]]\nid = \"ok\"\nquery = \"涨\"\n").unwrap();
+    for (service, args) in [
+        ("filter", vec!["--rules", rules.to_str().unwrap()]),
+        ("sink", vec![]),
+    ] {
+        let prefix = service.to_uppercase();
+        let timeout = format!("{prefix}__KAFKA__STARTUP_TIMEOUT_MS");
+        let (output, took) = run(service, &args, &[(&timeout, "1500")]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{service}: {message}");
+        assert!(
+            message.contains("127.0.0.1:1") && message.contains("unreachable"),
+            "{service}: {message}"
+        );
+        assert!(took < Duration::from_secs(15), "{service} waited {took:?}");
+    }
+}
