@@ -2,6 +2,7 @@
 //! passthrough, used by every service for producers, consumers and admin.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -38,7 +39,26 @@ pub struct KafkaSettings {
     pub compression: String,
     /// Producer `linger.ms`: how long to wait to fill a batch.
     pub linger_ms: u32,
-    /// Raw librdkafka properties applied last, e.g. `"security.protocol" = "SASL_SSL"`.
+    /// `security.protocol`: `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub security_protocol: String,
+    /// SASL mechanism with a `sasl_*` protocol: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: Option<String>,
+    /// SASL user name.
+    pub sasl_username: Option<String>,
+    /// Name of the environment variable holding the SASL password (secrets
+    /// never go in config files; the value is never logged).
+    pub sasl_password_env: Option<String>,
+    /// File holding the SASL password (e.g. a mounted secret).
+    pub sasl_password_file: Option<PathBuf>,
+    /// PEM file of the CA certificates that verify the brokers (TLS).
+    pub ssl_ca_location: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    pub ssl_certificate_location: Option<PathBuf>,
+    /// PEM client key for mutual TLS.
+    pub ssl_key_location: Option<PathBuf>,
+    /// Name of the environment variable holding the client key's password.
+    pub ssl_key_password_env: Option<String>,
+    /// Raw librdkafka properties applied last (no secrets: use the `*_env`/`*_file` keys).
     pub librdkafka: BTreeMap<String, String>,
 }
 
@@ -53,6 +73,15 @@ impl Default for KafkaSettings {
             startup_timeout_ms: 30_000,
             compression: "lz4".into(),
             linger_ms: 5,
+            security_protocol: "plaintext".into(),
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password_env: None,
+            sasl_password_file: None,
+            ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
+            ssl_key_password_env: None,
             librdkafka: BTreeMap::new(),
         }
     }
@@ -88,10 +117,116 @@ impl KafkaSettings {
                 self.max_poll_interval_ms, self.session_timeout_ms
             ));
         }
+        self.validate_security()?;
         if self.startup_timeout_ms == 0 {
             return Err("kafka.startup_timeout_ms: must be above 0".into());
         }
         Ok(())
+    }
+
+    fn validate_security(&self) -> Result<(), String> {
+        let protocol = self.security_protocol.to_ascii_lowercase();
+        if !matches!(
+            protocol.as_str(),
+            "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl"
+        ) {
+            return Err(format!(
+                "kafka.security_protocol: {:?} is not one of plaintext, ssl, sasl_plaintext, sasl_ssl",
+                self.security_protocol
+            ));
+        }
+        if protocol.starts_with("sasl") {
+            match self.sasl_mechanism.as_deref() {
+                Some("PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") => {}
+                other => {
+                    return Err(format!(
+                        "kafka.sasl_mechanism: {other:?} must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with {protocol}"
+                    ));
+                }
+            }
+            if self.sasl_username.as_deref().is_none_or(str::is_empty) {
+                return Err(format!("kafka.sasl_username: required with {protocol}"));
+            }
+            match (&self.sasl_password_env, &self.sasl_password_file) {
+                (Some(var), None) if std::env::var_os(var).is_none() => {
+                    return Err(format!(
+                        "kafka.sasl_password_env: environment variable {var} is not set"
+                    ));
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(
+                        "set exactly one of kafka.sasl_password_env and kafka.sasl_password_file"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if let Some(key) = self
+            .librdkafka
+            .keys()
+            .find(|k| k.contains("password") || k.contains("secret") || k.contains("jaas"))
+        {
+            return Err(format!(
+                "kafka.librdkafka.{key}: secrets do not belong in config; use kafka.sasl_password_env or kafka.sasl_password_file"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Security properties, reading the secrets from their variables or files.
+    fn security(&self, config: &mut ClientConfig) {
+        config.set(
+            "security.protocol",
+            self.security_protocol.to_ascii_lowercase(),
+        );
+        let optional = [
+            ("sasl.mechanism", self.sasl_mechanism.clone()),
+            ("sasl.username", self.sasl_username.clone()),
+            (
+                "ssl.ca.location",
+                self.ssl_ca_location
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+            (
+                "ssl.certificate.location",
+                self.ssl_certificate_location
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+            (
+                "ssl.key.location",
+                self.ssl_key_location
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+            (
+                "ssl.key.password",
+                self.ssl_key_password_env
+                    .as_ref()
+                    .and_then(|v| std::env::var(v).ok()),
+            ),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                config.set(key, value);
+            }
+        }
+        let password = match (&self.sasl_password_env, &self.sasl_password_file) {
+            (Some(var), _) => std::env::var(var).ok(),
+            (None, Some(path)) => match std::fs::read_to_string(path) {
+                Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_string()),
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "cannot read kafka.sasl_password_file");
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        if let Some(password) = password {
+            config.set("sasl.password", password);
+        }
     }
 
     /// Properties common to every client.
@@ -102,6 +237,7 @@ impl KafkaSettings {
             .set("client.id", format!("{}-{service}", self.client_id))
             // librdkafka may resolve a name to ::1 while a broker listens on IPv4 only.
             .set("broker.address.family", "v4");
+        self.security(&mut config);
         config
     }
 
@@ -344,6 +480,65 @@ pub async fn await_deliveries(deliveries: Vec<DeliveryFuture>) -> anyhow::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sasl_settings_read_the_password_from_a_file_and_never_show_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("password");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let settings = KafkaSettings {
+            security_protocol: "SASL_SSL".into(),
+            sasl_mechanism: Some("SCRAM-SHA-512".into()),
+            sasl_username: Some("weibo".into()),
+            sasl_password_file: Some(file),
+            ..KafkaSettings::default()
+        };
+        settings.validate().unwrap();
+        let config = settings.consumer_config("filter", "g");
+        assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(config.get("sasl.password"), Some("s3cret"));
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_security_settings_name_the_key() {
+        let mut settings = KafkaSettings {
+            security_protocol: "sasl_plaintext".into(),
+            ..KafkaSettings::default()
+        };
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .starts_with("kafka.sasl_mechanism")
+        );
+        settings.sasl_mechanism = Some("PLAIN".into());
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .starts_with("kafka.sasl_username")
+        );
+        settings.sasl_username = Some("u".into());
+        settings.sasl_password_env = Some("WEIBOSTREAM_TEST_SURELY_UNSET".into());
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .contains("WEIBOSTREAM_TEST_SURELY_UNSET")
+        );
+        let mut settings = KafkaSettings::default();
+        settings
+            .librdkafka
+            .insert("sasl.password".into(), "x".into());
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .starts_with("kafka.librdkafka.sasl.password")
+        );
+    }
 
     #[test]
     fn passthrough_wins_and_validation_names_keys() {
