@@ -39,6 +39,10 @@ pub struct KafkaSettings {
     pub compression: String,
     /// Producer `linger.ms`: how long to wait to fill a batch.
     pub linger_ms: u32,
+    /// Static group membership (`group.instance.id`): a stable id per
+    /// replica (e.g. its pod name) lets it restart within the session timeout
+    /// without a rebalance. Unset: dynamic membership.
+    pub group_instance_id: Option<String>,
     /// `security.protocol`: `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
     pub security_protocol: String,
     /// SASL mechanism with a `sasl_*` protocol: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
@@ -73,6 +77,7 @@ impl Default for KafkaSettings {
             startup_timeout_ms: 30_000,
             compression: "lz4".into(),
             linger_ms: 5,
+            group_instance_id: None,
             security_protocol: "plaintext".into(),
             sasl_mechanism: None,
             sasl_username: None,
@@ -273,7 +278,18 @@ impl KafkaSettings {
             .set(
                 "heartbeat.interval.ms",
                 self.heartbeat_interval_ms.to_string(),
+            )
+            .set(
+                "max.poll.interval.ms",
+                self.max_poll_interval_ms.to_string(),
             );
+        if let Some(id) = self
+            .group_instance_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+        {
+            config.set("group.instance.id", id);
+        }
         self.passthrough(config)
     }
 
@@ -498,6 +514,7 @@ mod tests {
         assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
         assert_eq!(config.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
         assert_eq!(config.get("sasl.password"), Some("s3cret"));
+        assert_eq!(config.get("max.poll.interval.ms"), Some("300000"));
         assert!(!format!("{settings:?}").contains("s3cret"));
     }
 
