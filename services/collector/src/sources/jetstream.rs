@@ -322,7 +322,7 @@ pub fn event_to_post(
 mod tests {
     use super::*;
 
-    const GOLDEN: &str = include_str!("../../../../../shared/fixtures/jetstream/golden_v1.jsonl");
+    const GOLDEN: &str = include_str!("../../tests/fixtures/jetstream/golden_v1.jsonl");
 
     #[test]
     fn golden_events_give_their_one_post() {

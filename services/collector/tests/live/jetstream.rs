@@ -16,7 +16,7 @@ use weibostream_collector::sources::jetstream::JetstreamSource;
 use crate::support::{TestContext, eventually, ids, spawn};
 
 const LIMIT: Duration = Duration::from_secs(10);
-const GOLDEN: &str = include_str!("../../../../../shared/fixtures/jetstream/golden_v1.jsonl");
+const GOLDEN: &str = include_str!("../fixtures/jetstream/golden_v1.jsonl");
 
 /// What the server does on one connection.
 pub enum Ending {
