@@ -25,6 +25,15 @@ if [[ -s "$DATA_DIR/zh.jsonl" && -s "$DATA_DIR/en.jsonl" ]]; then
   exit 0
 fi
 
+# Tests running in parallel may all call this: one downloads, the others wait.
+mkdir -p "$DATA_DIR"
+exec 9>"$DATA_DIR/.fetch.lock"
+flock 9
+if [[ -s "$DATA_DIR/zh.jsonl" && -s "$DATA_DIR/en.jsonl" ]]; then
+  echo "$DATA_DIR"
+  exit 0
+fi
+
 PIP="${PIP:-$(command -v pip3 || command -v pip || true)}"
 [[ -n "$PIP" ]] || { echo "fetch-sentiment-data: pip not found" >&2; exit 1; }
 PYTHON="$(command -v python3 || command -v python)"
@@ -47,7 +56,7 @@ import glob, html, json, os, sys
 work, out_dir = sys.argv[1], sys.argv[2]
 
 def write(name, rows):
-    tmp = os.path.join(out_dir, name + ".partial")
+    tmp = os.path.join(out_dir, f"{name}.partial.{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         for text, label in rows:
             f.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
