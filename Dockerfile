@@ -11,12 +11,13 @@ COPY services/collector/Cargo.toml services/collector/
 COPY services/filter/Cargo.toml services/filter/
 COPY services/sink/Cargo.toml services/sink/
 COPY tests/Cargo.toml tests/
-RUN for crate in shared services/collector services/filter services/sink tests; do \
+COPY tests/testkit/Cargo.toml tests/testkit/
+RUN for crate in shared services/collector services/filter services/sink tests tests/testkit; do \
       mkdir -p $crate/src && echo "" > $crate/src/lib.rs; \
     done \
  && for svc in collector filter sink; do echo "fn main() {}" > services/$svc/src/main.rs; done \
  && cargo build --release --locked --bins \
- && rm -rf shared/src services/*/src tests/src
+ && rm -rf shared/src services/*/src tests/src tests/testkit/src
 COPY . .
 RUN touch shared/src/lib.rs services/*/src/*.rs \
  && cargo build --release --locked --bins

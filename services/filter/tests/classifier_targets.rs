@@ -8,19 +8,13 @@
 //! release only: `cargo test --release -p weibostream-filter --test classifier_targets`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+use weibostream_testkit::workspace_root;
 
 const ZH_TARGET: f64 = 0.88;
 const EN_TARGET: f64 = 0.80;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
 
 /// Our accuracy for a data set, from the comparison's `filter` line.
 fn ours(report: &str, data: &str) -> f64 {

@@ -4,10 +4,7 @@
 //! polling with a timeout instead of sleeping.
 #![allow(clippy::unwrap_used, dead_code)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -20,106 +17,7 @@ use weibostream_filter::{Filter, FilterConfig, ReloadHandle};
 use weibostream_shared::Topics;
 use weibostream_shared::kafka::KafkaSettings;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
-
-fn tansu_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("TANSU_BIN") {
-        return PathBuf::from(path);
-    }
-    let script = workspace_root().join("deploy/local/install-tansu.sh");
-    let output = Command::new(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
-
-/// A real local broker process, killed when dropped.
-pub struct Broker {
-    child: Child,
-    address: String,
-}
-
-impl Broker {
-    /// Starts Tansu (in-memory storage) on a free port and waits for it.
-    pub fn start() -> Broker {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{address}");
-        let child = Command::new(tansu_binary())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let broker = Broker { child, address };
-        let start = Instant::now();
-        while TcpStream::connect(&broker.address).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "broker did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        broker
-    }
-
-    /// Kafka settings pointing at this broker.
-    pub fn kafka(&self) -> KafkaSettings {
-        KafkaSettings {
-            brokers: self.address.clone(),
-            startup_timeout_ms: 20_000,
-            ..KafkaSettings::default()
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `prefix-<pid>-<n>`, unique within the test run.
-pub fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Topic names unique to one test.
-pub fn unique_topics() -> Topics {
-    let base = unique("filter-test");
-    Topics {
-        raw: format!("{base}.raw"),
-        matched: format!("{base}.matched"),
-        reports: format!("{base}.reports"),
-        dlq: format!("{base}.dlq"),
-        ..Topics::default()
-    }
-}
+pub use weibostream_testkit::{Broker, unique, unique_topics};
 
 /// Writes a rules file with one rule per `(id, query)`.
 pub fn write_rules(path: &Path, rules: &[(&str, &str)]) {

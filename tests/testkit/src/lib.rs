@@ -1,0 +1,260 @@
+//! Test plumbing shared by every crate's broker tests: a real Tansu broker on
+//! a free port, unique topic and group names, reading topics back, polling
+//! with a timeout instead of sleeping, and a PostgreSQL server. Depends on no
+//! service crate, so the services' own tests can use it too.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use weibostream_shared::Topics;
+use weibostream_shared::kafka::KafkaSettings;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Path of a service binary built by `cargo build --release --bins`
+/// (the test command does that first), falling back to the debug build.
+pub fn service_binary(name: &str) -> PathBuf {
+    let root = workspace_root();
+    for profile in ["release", "debug"] {
+        let path = root.join("target").join(profile).join(name);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!(
+        "{name} binary not found under target/: run `cargo build --release --bins` (tests/run.sh does)"
+    );
+}
+
+/// The tansu binary: `$TANSU_BIN`, or whatever the install script provides.
+pub fn tansu_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("TANSU_BIN") {
+        return PathBuf::from(path);
+    }
+    let script = workspace_root().join("deploy/local/install-tansu.sh");
+    let output = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{} failed", script.display());
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real local broker process, killed when dropped.
+pub struct Broker {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl Broker {
+    /// Starts Tansu with the in-memory engine on a free port and waits until it accepts connections.
+    pub fn start() -> Broker {
+        init_logs();
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{address}");
+        let child = Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let broker = Broker { child, address };
+        wait_until(Duration::from_secs(20), || {
+            TcpStream::connect(&broker.address).is_ok()
+        });
+        broker
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`...) to the broker process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kafka settings pointing at this broker.
+    pub fn kafka(&self) -> KafkaSettings {
+        KafkaSettings {
+            brokers: self.address.clone(),
+            startup_timeout_ms: 20_000,
+            ..KafkaSettings::default()
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A name unique within the test run: `prefix-<pid>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Topic names unique to one test.
+pub fn unique_topics() -> Topics {
+    let base = unique("t");
+    Topics {
+        raw: format!("{base}.raw"),
+        matched: format!("{base}.matched"),
+        reports: format!("{base}.reports"),
+        dlq: format!("{base}.dlq"),
+        ..Topics::default()
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds; panics after `limit`.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Async [`wait_until`].
+pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads every record of every partition of `topic` from the beginning until
+/// `expected` records were read or `limit` passes; returns the values.
+pub fn read_topic(
+    kafka: &KafkaSettings,
+    topic: &str,
+    expected: usize,
+    limit: Duration,
+) -> Vec<Vec<u8>> {
+    let consumer: BaseConsumer = kafka
+        .admin_config("test-reader")
+        .set("group.id", unique("reader"))
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .unwrap();
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let start = Instant::now();
+    let mut values = Vec::new();
+    while values.len() < expected && start.elapsed() < limit {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            values.push(message.payload().unwrap_or_default().to_vec());
+        }
+    }
+    values
+}
+
+/// Reads `topic` for `duration` (for topics whose final size is unknown).
+pub fn read_topic_for(kafka: &KafkaSettings, topic: &str, duration: Duration) -> Vec<Vec<u8>> {
+    read_topic(kafka, topic, usize::MAX, duration)
+}
+
+/// Counts occurrences of each item.
+pub fn counts<T: Ord + Clone>(items: &[T]) -> BTreeMap<T, usize> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        *map.entry(item.clone()).or_default() += 1;
+    }
+    map
+}
+
+/// A PostgreSQL server URL: `$WEIBOSTREAM_PG_URL`, or the one
+/// `deploy/local/ensure-postgres.sh` installs/starts and prints.
+pub fn postgres_url() -> String {
+    if let Ok(url) = std::env::var("WEIBOSTREAM_PG_URL") {
+        return url;
+    }
+    let script = workspace_root().join("deploy/local/ensure-postgres.sh");
+    let output = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{} failed", script.display());
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// A pseudo-random number in `0..n` (tests need no reproducible randomness,
+/// only a point that differs between runs; it is printed by the caller).
+pub fn random_below(n: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    u64::from(nanos) % n.max(1)
+}
+
+/// Sends the services' logs to the test output when `RUST_LOG` is set
+/// (`RUST_LOG=info cargo test -- --nocapture` to watch a failing test).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
