@@ -248,3 +248,19 @@ fn init_topics_creates_every_topic_the_services_use() {
         }
     }
 }
+
+#[test]
+fn the_dockerfile_dependency_layer_copies_every_workspace_member() {
+    let manifest: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
+    for member in manifest["workspace"]["members"].as_array().unwrap() {
+        let member = member.as_str().unwrap();
+        assert!(
+            dockerfile.contains(&format!("COPY {member}/Cargo.toml {member}/")),
+            "the Dockerfile's dependency layer misses {member}/Cargo.toml, so `docker compose build` would fail"
+        );
+    }
+}
