@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod kafka;
 pub mod post;
 pub mod records;

@@ -1,0 +1,201 @@
+//! The operations HTTP endpoint every service serves: `/metrics`
+//! (Prometheus text format), `/healthz` (the process is alive) and `/readyz`
+//! (it has reached the broker and is doing its job). A service may merge
+//! routes of its own (the sink's dashboard) into the same server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Where a service serves its operations endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// `host:port` to listen on, e.g. `127.0.0.1:9102`; port 0 picks a free
+    /// port (logged at start); `off` serves nothing. Use `0.0.0.0:<port>` in
+    /// a container so Prometheus can reach it.
+    pub bind: String,
+}
+
+impl HttpSettings {
+    /// Settings listening on `bind`.
+    pub fn on(bind: &str) -> HttpSettings {
+        HttpSettings { bind: bind.into() }
+    }
+
+    /// The address to listen on, `None` when switched off; names the key
+    /// when it is not an address.
+    pub fn address(&self) -> Result<Option<SocketAddr>, String> {
+        let bind = self.bind.trim();
+        if bind.is_empty() || bind.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        bind.parse().map(Some).map_err(|_| {
+            format!("http.bind: {bind:?} is not host:port (e.g. 127.0.0.1:9102) or \"off\"")
+        })
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings::on("off")
+    }
+}
+
+/// Whether the service is ready; `/readyz` answers 503 with the reason until
+/// it is. Cheap to clone; every clone shares the state.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    ready: Arc<AtomicBool>,
+    reason: Arc<Mutex<String>>,
+}
+
+impl Readiness {
+    /// A readiness flag that starts as not ready ("starting").
+    pub fn new() -> Readiness {
+        let readiness = Readiness::default();
+        readiness.not_ready("starting");
+        readiness
+    }
+
+    /// Marks the service ready.
+    pub fn ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Marks the service not ready, saying why (shown by `/readyz`).
+    pub fn not_ready(&self, reason: &str) {
+        if let Ok(mut slot) = self.reason.lock() {
+            reason.clone_into(&mut slot);
+        }
+        self.ready.store(false, Ordering::Release);
+    }
+
+    /// Whether the service is ready now.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn reason(&self) -> String {
+        self.reason.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+#[derive(Clone)]
+struct OpsState {
+    registry: Arc<Registry>,
+    readiness: Readiness,
+}
+
+/// The `/metrics`, `/healthz` and `/readyz` routes over `registry`.
+pub fn ops_router(registry: Arc<Registry>, readiness: Readiness) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(OpsState {
+            registry,
+            readiness,
+        })
+}
+
+async fn metrics(State(state): State<OpsState>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+async fn readyz(State(state): State<OpsState>) -> Response {
+    if state.readiness.is_ready() {
+        (StatusCode::OK, "ready\n".to_string()).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", state.readiness.reason()),
+        )
+            .into_response()
+    }
+}
+
+/// A running HTTP server: its address and the task that ends after shutdown.
+pub struct HttpServer {
+    /// The address it listens on (the real port when 0 was asked for).
+    pub address: SocketAddr,
+    /// Ends when the server has stopped after `shutdown`.
+    pub task: JoinHandle<()>,
+}
+
+/// Binds `settings` and serves `router` until `shutdown`; `Ok(None)` when
+/// switched off. Fails (before serving) when the address cannot be bound.
+pub async fn serve(
+    service: &str,
+    settings: &HttpSettings,
+    router: Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<HttpServer>> {
+    let Some(bind) = settings.address().map_err(anyhow::Error::msg)? else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("http.bind: cannot listen on {bind}: {e}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(service, %address, "serving /metrics, /healthz, /readyz");
+    let task = tokio::spawn(async move {
+        let stopped = shutdown.cancelled_owned();
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::warn!(%error, "http server stopped");
+        }
+    });
+    Ok(Some(HttpServer { address, task }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_parses_or_names_the_key() {
+        assert_eq!(HttpSettings::on("off").address(), Ok(None));
+        assert_eq!(HttpSettings::on("").address(), Ok(None));
+        assert_eq!(
+            HttpSettings::on("127.0.0.1:9102").address(),
+            Ok(Some("127.0.0.1:9102".parse().unwrap()))
+        );
+        let error = HttpSettings::on("localhost").address().unwrap_err();
+        assert!(error.contains("http.bind"), "{error}");
+    }
+
+    #[test]
+    fn readiness_starts_not_ready_and_keeps_its_reason() {
+        let readiness = Readiness::new();
+        assert!(!readiness.is_ready());
+        readiness.not_ready("broker unreachable");
+        assert_eq!(readiness.reason(), "broker unreachable");
+        readiness.clone().ready();
+        assert!(readiness.is_ready());
+    }
+}
