@@ -11,6 +11,7 @@ pub mod records;
 pub mod sanitize;
 pub mod secret;
 pub mod shutdown;
+pub mod stats;
 pub mod telemetry;
 pub mod topics;
 

@@ -90,6 +90,13 @@ pub struct BatchReport {
     /// matches are left out); empty unless `trending.enabled`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub top_terms_per_rule: BTreeMap<String, Vec<TermScore>>,
+    /// Consumer lag of the replica's assigned partitions when the batch
+    /// closed: records behind the high watermark, summed over partitions
+    /// (from the committed offset or, when ahead, the consumer's position).
+    /// Absent when the replica could not tell (no watermark fetched yet) or
+    /// from filters older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
 }
 
 impl BatchReport {

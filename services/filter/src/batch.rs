@@ -123,6 +123,7 @@ impl OpenBatch {
             processing_ms,
             top_terms: Vec::new(),
             top_terms_per_rule: BTreeMap::new(),
+            lag: None,
         }
     }
 }
