@@ -12,12 +12,13 @@ COPY services/filter/Cargo.toml services/filter/
 COPY services/sink/Cargo.toml services/sink/
 COPY tests/Cargo.toml tests/
 COPY tests/testkit/Cargo.toml tests/testkit/
-RUN for crate in shared services/collector services/filter services/sink tests tests/testkit; do \
+COPY bench/Cargo.toml bench/
+RUN for crate in shared services/collector services/filter services/sink tests tests/testkit bench; do \
       mkdir -p $crate/src && echo "" > $crate/src/lib.rs; \
     done \
  && for svc in collector filter sink; do echo "fn main() {}" > services/$svc/src/main.rs; done \
  && cargo build --release --locked --bins \
- && rm -rf shared/src services/*/src tests/src tests/testkit/src
+ && rm -rf shared/src services/*/src tests/src tests/testkit/src bench/src
 COPY . .
 RUN touch shared/src/lib.rs services/*/src/*.rs \
  && cargo build --release --locked --bins
