@@ -42,5 +42,4 @@ impl Broker {
         }
         Ok(Broker { address, process })
     }
-
 }

@@ -4,7 +4,14 @@
 //! Quix Streams peer, and end-to-end latency through collector → filters →
 //! sink, sampling each process's peak RSS and CPU time.
 
+pub mod bench;
 pub mod broker;
+pub mod filter_run;
+pub mod latency;
+pub mod load;
 pub mod null_consumer;
 pub mod process;
+pub mod quix;
+pub mod report;
+pub mod services;
 pub mod topics;

@@ -111,7 +111,10 @@ impl Measured {
                 break status;
             }
             if Instant::now() > deadline {
-                eprintln!("[bench] {} did not exit in {limit:?}; killing it", self.name);
+                eprintln!(
+                    "[bench] {} did not exit in {limit:?}; killing it",
+                    self.name
+                );
                 let _ = self.child.kill();
                 break self.child.wait()?;
             }

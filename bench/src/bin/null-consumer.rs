@@ -35,8 +35,15 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let kafka = settings(&args.brokers);
     let limit = Duration::from_secs(args.timeout_s);
-    match null_consumer::run(&kafka, &args.group, &args.topic, args.partitions, args.posts, limit)
-        .and_then(|run| Ok(serde_json::to_string(&run)?))
+    match null_consumer::run(
+        &kafka,
+        &args.group,
+        &args.topic,
+        args.partitions,
+        args.posts,
+        limit,
+    )
+    .and_then(|run| Ok(serde_json::to_string(&run)?))
     {
         Ok(line) => {
             println!("{line}");

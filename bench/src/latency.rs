@@ -1,0 +1,324 @@
+//! Step 5: end-to-end latency at a fixed input rate through collector →
+//! 3 filter replicas → sink, measured from outside: the sink's JSON-lines
+//! file (written and synced once per block) is read every 5 ms and each new
+//! line is stamped with the time it was read. For each post:
+//! raw = read time − the post's `collected_at` (set just before the
+//! collector publishes it); after close = read time − its `batch_time`
+//! (the end of its batch: the wait for the batch to close is by design).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::Serialize;
+use weibostream_shared::{BatchReport, MatchedPost};
+
+use crate::load::PARTITIONS;
+use crate::null_consumer::now_ms;
+use crate::process::Usage;
+use crate::services::{Services, topic_env};
+use crate::topics::{CommittedOffsets, settings};
+
+/// Latency percentiles, ms.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (sorted here).
+    pub fn of(values: &mut [f64]) -> Percentiles {
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            if values.is_empty() {
+                return 0.0;
+            }
+            let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+            values[rank - 1]
+        };
+        Percentiles {
+            p50: at(0.50),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
+/// What the latency run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyRun {
+    /// Input rate, posts/s.
+    pub rate_per_s: u64,
+    /// Posts published.
+    pub posts: u64,
+    /// Matched posts the sink output.
+    pub outputs: u64,
+    /// The filters' batch interval, ms.
+    pub batch_interval_ms: u64,
+    /// Publish → output.
+    pub raw_ms: Percentiles,
+    /// Batch close → output.
+    pub after_close_ms: Percentiles,
+    /// Collector's peak RSS and CPU.
+    pub collector: Usage,
+    /// Filters: the largest peak RSS of a replica, CPU summed.
+    pub filter: Usage,
+    /// Sink's peak RSS and CPU.
+    pub sink: Usage,
+}
+
+/// What the latency run needs.
+pub struct LatencyPlan<'a> {
+    /// Rules file.
+    pub rules: &'a Path,
+    /// Input rate, posts/s.
+    pub rate_per_s: u64,
+    /// How long the input runs, s.
+    pub seconds: u64,
+    /// Filter replicas.
+    pub replicas: usize,
+    /// The filters' batch interval, ms.
+    pub batch_interval_ms: u64,
+}
+
+/// Runs the pipeline at a fixed rate and measures output latency.
+pub fn run_latency(services: &Services, plan: &LatencyPlan<'_>) -> anyhow::Result<LatencyRun> {
+    let prefix = "bench-e2e";
+    let raw = format!("{prefix}.raw");
+    let jsonl = services.logs.join("e2e-matched.jsonl");
+    let _ = std::fs::remove_file(&jsonl);
+    let mut sink = services.command("sink");
+    sink.env("SINK__GROUP", format!("{prefix}-sink"))
+        .env("SINK__PRINT", "false")
+        .env("SINK__JSONL_PATH", &jsonl);
+    topic_env(&mut sink, "sink", &raw, prefix);
+    let sink = services.spawn("e2e-sink", sink)?;
+    let group = format!("{prefix}-filter");
+    let mut filters = Vec::new();
+    for i in 1..=plan.replicas {
+        let mut filter = services.command("filter");
+        filter
+            .arg("--rules")
+            .arg(plan.rules)
+            .args(["--replica-id", &format!("{prefix}-{i}")])
+            .env("FILTER__GROUP", &group)
+            .env(
+                "FILTER__BATCH_INTERVAL_MS",
+                plan.batch_interval_ms.to_string(),
+            )
+            .env("FILTER__RULES_POLL_MS", "0");
+        topic_env(&mut filter, "filter", &raw, prefix);
+        filters.push(services.spawn(&format!("e2e-filter-{i}"), filter)?);
+    }
+    let kafka = settings(&services.brokers);
+    wait_for_assignment(
+        &services.brokers,
+        &format!("{prefix}.reports"),
+        plan.replicas,
+    )?;
+
+    let tail = Tail::start(jsonl.clone());
+    let count = plan.rate_per_s * plan.seconds;
+    let mut collector = services.command("collector");
+    collector
+        .args(["--synthetic", "--rate", &plan.rate_per_s.to_string()])
+        .args(["--count", &count.to_string(), "--seed", "7"])
+        .env("COLLECTOR__TOPICS__RAW", &raw);
+    let collector = services.spawn("e2e-collector", collector)?;
+    let (status, collector_usage) = collector.wait(Duration::from_secs(plan.seconds * 3 + 60))?;
+    if !status.success() {
+        bail!("the e2e collector exited with {status}");
+    }
+    let offsets = CommittedOffsets::new(&kafka, &group, &raw, PARTITIONS)?;
+    let deadline = Instant::now() + Duration::from_secs(60) + 3 * interval(plan);
+    while offsets.read()?.iter().sum::<i64>() < count as i64 {
+        if Instant::now() > deadline {
+            bail!("the e2e filters did not commit all {count} posts in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tail.wait_quiet(Duration::from_millis(1500) + interval(plan) / 5);
+    let samples = tail.stop()?;
+
+    let mut filter_usage = Usage::default();
+    for filter in filters {
+        filter_usage = filter_usage.combine(filter.stop(Duration::from_secs(15))?);
+    }
+    let sink_usage = sink.stop(Duration::from_secs(15))?;
+    let (mut raw_ms, mut after_ms): (Vec<f64>, Vec<f64>) = samples.into_iter().unzip();
+    if raw_ms.is_empty() {
+        bail!("the sink output no matched post");
+    }
+    Ok(LatencyRun {
+        rate_per_s: plan.rate_per_s,
+        posts: count,
+        outputs: raw_ms.len() as u64,
+        batch_interval_ms: plan.batch_interval_ms,
+        raw_ms: Percentiles::of(&mut raw_ms),
+        after_close_ms: Percentiles::of(&mut after_ms),
+        collector: collector_usage,
+        filter: filter_usage,
+        sink: sink_usage,
+    })
+}
+
+fn interval(plan: &LatencyPlan<'_>) -> Duration {
+    Duration::from_millis(plan.batch_interval_ms)
+}
+
+/// Waits until reports show `replicas` replicas that together own every
+/// partition (the group has settled), up to 90 s.
+fn wait_for_assignment(brokers: &str, reports: &str, replicas: usize) -> anyhow::Result<()> {
+    let consumer: BaseConsumer = settings(brokers)
+        .admin_config("bench-reader")
+        .set("group.id", "bench-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("creating a reports reader")?;
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(reports, 0, Offset::Beginning)?;
+    consumer.assign(&list)?;
+    let started = Instant::now();
+    let mut latest: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    loop {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.context("reading the reports")?;
+            if let Some(Ok(report)) = message.payload().map(serde_json::from_slice::<BatchReport>) {
+                let owned = report.covered_partitions().collect();
+                latest.insert(report.replica, owned);
+            }
+        }
+        let mut covered: Vec<i32> = latest.values().flatten().copied().collect();
+        covered.sort_unstable();
+        covered.dedup();
+        let working = latest.values().filter(|p| !p.is_empty()).count();
+        if working >= replicas && covered.len() == PARTITIONS as usize {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            bail!("{reports}: {working} of {replicas} replicas reported partitions {covered:?}");
+        }
+    }
+}
+
+/// A thread reading new lines of the sink's JSON-lines file every 5 ms.
+struct Tail {
+    stop: Arc<AtomicBool>,
+    lines: Arc<std::sync::Mutex<(Vec<(f64, f64)>, Instant)>>,
+    thread: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Tail {
+    fn start(path: PathBuf) -> Tail {
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines = Arc::new(std::sync::Mutex::new((Vec::new(), Instant::now())));
+        let thread = {
+            let (stop, lines) = (stop.clone(), lines.clone());
+            std::thread::spawn(move || tail(&path, &stop, &lines))
+        };
+        Tail {
+            stop,
+            lines,
+            thread,
+        }
+    }
+
+    /// Returns once no line arrived for `quiet`.
+    fn wait_quiet(&self, quiet: Duration) {
+        loop {
+            let last = self
+                .lines
+                .lock()
+                .map(|l| l.1)
+                .unwrap_or_else(|e| e.into_inner().1);
+            if last.elapsed() >= quiet {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// (raw, after close) latency of every line, ms.
+    fn stop(self) -> anyhow::Result<Vec<(f64, f64)>> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.join() {
+            Ok(result) => result?,
+            Err(_) => bail!("the tail thread panicked"),
+        }
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(std::mem::take(&mut lines.0))
+    }
+}
+
+type Samples = std::sync::Mutex<(Vec<(f64, f64)>, Instant)>;
+
+fn tail(path: &Path, stop: &AtomicBool, samples: &Samples) -> anyhow::Result<()> {
+    let mut position = 0u64;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(5));
+        let Ok(mut file) = File::open(path) else {
+            continue;
+        };
+        file.seek(SeekFrom::Start(position))?;
+        chunk.clear();
+        let read = file
+            .read_to_end(&mut chunk)
+            .context("reading the sink's output")?;
+        if read == 0 {
+            continue;
+        }
+        let read_ms = now_ms();
+        position += read as u64;
+        pending.extend_from_slice(&chunk);
+        let Some(end) = pending.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let mut new = Vec::new();
+        for line in pending[..end]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let matched: MatchedPost =
+                serde_json::from_slice(line).context("parsing a line of the sink's output")?;
+            let published = matched.post.collected_at.timestamp_micros() as f64 / 1000.0;
+            let closed = matched.batch_time.timestamp_micros() as f64 / 1000.0;
+            new.push((read_ms - published, read_ms - closed));
+        }
+        pending.drain(..=end);
+        let mut samples = samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples.0.extend(new);
+        samples.1 = Instant::now();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let p = Percentiles::of(&mut values);
+        assert_eq!((p.p50, p.p95, p.p99, p.max), (50.0, 95.0, 99.0, 100.0));
+        assert_eq!(Percentiles::of(&mut []).p99, 0.0);
+    }
+}
