@@ -454,13 +454,14 @@ impl MetadataSource for BaseConsumer {
 /// Enqueues a record, waiting while librdkafka's local queue is full (the
 /// producer's own thread drains it), so a fast source gets backpressure
 /// instead of an error.
-pub async fn enqueue<K, P>(
-    producer: &FutureProducer,
+pub async fn enqueue<K, P, C>(
+    producer: &FutureProducer<C>,
     mut record: FutureRecord<'_, K, P>,
 ) -> KafkaResult<DeliveryFuture>
 where
     K: ToBytes + ?Sized,
     P: ToBytes + ?Sized,
+    C: rdkafka::ClientContext + 'static,
 {
     loop {
         match producer.send_result(record) {

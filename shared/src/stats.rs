@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use rdkafka::Statistics;
+use rdkafka::{ClientContext, Statistics};
+
+use crate::http::Readiness;
 
 /// How often clients that feed [`ClientStats`] emit statistics.
 pub const STATS_INTERVAL_MS: u64 = 1000;
@@ -78,6 +80,33 @@ pub fn broker_up(stats: &Statistics) -> bool {
         .brokers
         .values()
         .any(|b| b.source != "internal" && b.state == "UP")
+}
+
+/// A client context that keeps a service's readiness in step with its
+/// broker connections: not ready while none is up, ready again when one is.
+/// Add `statistics.interval.ms` ([`STATS_INTERVAL_MS`]) to the client's config.
+#[derive(Clone)]
+pub struct BrokerReadiness {
+    /// The readiness it sets.
+    pub readiness: Readiness,
+}
+
+impl BrokerReadiness {
+    /// Updates the readiness from one statistics snapshot.
+    pub fn observe(&self, stats: &Statistics) {
+        if broker_up(stats) {
+            self.readiness.ready();
+        } else {
+            self.readiness
+                .not_ready("broker unreachable: no broker connection is up");
+        }
+    }
+}
+
+impl ClientContext for BrokerReadiness {
+    fn stats(&self, statistics: Statistics) {
+        self.observe(&statistics);
+    }
 }
 
 #[derive(Debug, Default)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 
 pub use crate::live_config::{
@@ -118,6 +119,9 @@ pub struct CollectorConfig {
     pub jetstream: JetstreamSettings,
     /// Line-oriented TCP feeders.
     pub socket: SocketSettings,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`http.bind`;
+    /// `off` serves nothing, port 0 picks a free port).
+    pub http: HttpSettings,
 }
 
 impl Default for CollectorConfig {
@@ -139,6 +143,7 @@ impl Default for CollectorConfig {
             mastodon: MastodonSettings::default(),
             jetstream: JetstreamSettings::default(),
             socket: SocketSettings::default(),
+            http: HttpSettings::on("127.0.0.1:9101"),
         }
     }
 }
@@ -148,6 +153,7 @@ impl CollectorConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.kafka.validate()?;
         self.topics.validate()?;
+        self.http.address()?;
         if !self.sources.is_empty() {
             return self.validate_live();
         }
@@ -310,6 +316,8 @@ mod tests {
                 "sources = [\"socket\"]\n[retry]\nmax_backoff_ms = 1",
                 "retry.max_backoff_ms",
             ),
+            ("[http]\nbind = \"localhost\"", "http.bind"),
+            ("[http]\nport = 1", "port"),
         ] {
             let error = load(toml, &[]).unwrap_err();
             assert!(error.contains(key), "{toml}: {error}");

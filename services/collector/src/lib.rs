@@ -11,6 +11,7 @@ pub mod live;
 mod live_config;
 mod live_validate;
 pub mod metrics;
+pub mod ops;
 pub mod publish;
 pub mod retry;
 pub mod secret;

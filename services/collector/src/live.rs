@@ -9,15 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::kafka;
+use weibostream_shared::stats::{BrokerReadiness, STATS_INTERVAL_MS};
 
 use crate::config::{CollectorConfig, LiveSourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
+use crate::ops::CollectorOps;
 use crate::secret::load_token;
 use crate::service::RunSummary;
 use crate::sources::jetstream::JetstreamSource;
@@ -125,16 +127,20 @@ impl LivePlan {
         &self.metrics
     }
 
-    /// Runs every source until `shutdown`, or until one fails fatally.
+    /// Runs every source until `shutdown`, or until one fails fatally;
+    /// counts into `ops`, and `broker` follows the broker connection.
     pub async fn run(
         self,
         config: &CollectorConfig,
+        ops: CollectorOps,
+        broker: BrokerReadiness,
         shutdown: CancellationToken,
     ) -> anyhow::Result<RunSummary> {
-        let producer: FutureProducer = config
+        let producer: FutureProducer<BrokerReadiness> = config
             .kafka
             .producer_config("collector")
-            .create()
+            .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string())
+            .create_with_context(broker)
             .context("creating the producer")?;
         let stop = shutdown.child_token();
         let (batch_tx, batch_rx) = mpsc::channel(BATCH_QUEUE);
@@ -157,7 +163,12 @@ impl LivePlan {
         }
         drop(batch_tx);
         let (ack_tx, ack_rx) = mpsc::channel(ACK_QUEUE);
-        let acks = tokio::spawn(acknowledge(ack_rx, stop.clone()));
+        let acks = tokio::spawn(acknowledge(
+            ack_rx,
+            producer.clone(),
+            ops.clone(),
+            stop.clone(),
+        ));
         let logger = tokio::spawn(log_metrics(
             self.metrics.clone(),
             Duration::from_millis(config.metrics_log_interval_ms),
@@ -173,6 +184,7 @@ impl LivePlan {
             &config.topics.raw,
             batch_rx,
             ack_tx,
+            &ops,
             &stop,
             give_up,
         );
@@ -237,10 +249,11 @@ struct Published {
 /// `give_up` ends a wait for room in a full producer queue (a broker down at
 /// shutdown): those posts stay unpublished and their cursors unsaved.
 async fn publish(
-    producer: &FutureProducer,
+    producer: &FutureProducer<BrokerReadiness>,
     topic: &str,
     mut batches: mpsc::Receiver<Batch>,
     acks: mpsc::Sender<Published>,
+    ops: &CollectorOps,
     stop: &CancellationToken,
     give_up: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -263,11 +276,13 @@ async fn publish(
             match enqueued {
                 Ok(delivery) => deliveries.push(delivery),
                 Err(error) => {
+                    ops.publish_errors.inc();
                     stop.cancel();
                     bail!("cannot enqueue a post: {error}");
                 }
             }
         }
+        ops.queue(producer.in_flight_count());
         let published = Published {
             deliveries,
             cursor: batch.cursor,
@@ -284,12 +299,18 @@ async fn publish(
 /// Awaits each batch's deliveries in order, then saves its cursor.
 async fn acknowledge(
     mut published: mpsc::Receiver<Published>,
+    producer: FutureProducer<BrokerReadiness>,
+    ops: CollectorOps,
     stop: CancellationToken,
 ) -> anyhow::Result<u64> {
     let mut total = 0;
     while let Some(batch) = published.recv().await {
         let count = batch.deliveries.len() as u64;
-        if let Err(error) = kafka::await_deliveries(batch.deliveries).await {
+        let delivered = kafka::await_deliveries(batch.deliveries).await;
+        ops.queue(producer.in_flight_count());
+        if let Err(error) = delivered {
+            // Which posts of the batch failed is not told; the batch is not published.
+            ops.publish_errors.inc_by(count);
             stop.cancel();
             return Err(error.context(format!(
                 "publishing posts of {}; its cursor was not advanced",
@@ -305,6 +326,7 @@ async fn acknowledge(
                 stop.cancel();
                 bail!("cannot save the cursor {path}: {error}");
             }
+            ops.cursor_saved(batch.metrics.name());
         }
     }
     Ok(total)

@@ -6,13 +6,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Statistics};
 use weibostream_shared::Post;
 use weibostream_shared::kafka::KafkaSettings;
+use weibostream_shared::stats::{BrokerReadiness, STATS_INTERVAL_MS};
+
+use crate::metrics::SourceMetrics;
+use crate::ops::CollectorOps;
 
 /// Delivery counters shared with the producer's callback thread.
 #[derive(Debug, Default)]
@@ -23,12 +27,20 @@ pub struct DeliveryCounts {
     pub failed: AtomicU64,
 }
 
-/// Producer context counting deliveries.
+/// Producer context counting deliveries (also in the source's metrics and
+/// the publish-error counter) and following the broker connection state.
 pub struct CountingContext {
     counts: Arc<DeliveryCounts>,
+    source: Arc<SourceMetrics>,
+    ops: CollectorOps,
+    broker: BrokerReadiness,
 }
 
-impl ClientContext for CountingContext {}
+impl ClientContext for CountingContext {
+    fn stats(&self, statistics: Statistics) {
+        self.broker.observe(&statistics);
+    }
+}
 
 impl ProducerContext for CountingContext {
     type DeliveryOpaque = ();
@@ -37,9 +49,11 @@ impl ProducerContext for CountingContext {
         match result {
             Ok(_) => {
                 self.counts.acked.fetch_add(1, Ordering::Relaxed);
+                self.source.add_published(1);
             }
             Err((error, _)) => {
                 self.counts.failed.fetch_add(1, Ordering::Relaxed);
+                self.ops.publish_errors.inc();
                 tracing::error!(%error, "post not delivered to the broker");
             }
         }
@@ -53,16 +67,29 @@ pub struct Publisher {
     counts: Arc<DeliveryCounts>,
     buffer: Vec<u8>,
     sent: u64,
+    ops: CollectorOps,
 }
 
 impl Publisher {
-    /// Creates the producer (no I/O until the first send).
-    pub fn new(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Self> {
+    /// Creates the producer (no I/O until the first send); acknowledged
+    /// posts count as published by `source`, the broker connection state
+    /// drives `broker`'s readiness.
+    pub fn new(
+        settings: &KafkaSettings,
+        topic: &str,
+        source: Arc<SourceMetrics>,
+        ops: CollectorOps,
+        broker: BrokerReadiness,
+    ) -> anyhow::Result<Self> {
         let counts = Arc::new(DeliveryCounts::default());
         let producer = settings
             .producer_config("collector")
+            .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string())
             .create_with_context(CountingContext {
                 counts: counts.clone(),
+                source,
+                ops: ops.clone(),
+                broker,
             })
             .context("creating the producer")?;
         Ok(Publisher {
@@ -71,6 +98,7 @@ impl Publisher {
             counts,
             buffer: Vec::with_capacity(1024),
             sent: 0,
+            ops,
         })
     }
 
@@ -87,10 +115,16 @@ impl Publisher {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                Err((error, _)) => bail!("cannot enqueue a post: {error}"),
+                Err((error, _)) => {
+                    self.ops.publish_errors.inc();
+                    bail!("cannot enqueue a post: {error}")
+                }
             }
         }
         self.sent += 1;
+        if self.sent.is_multiple_of(256) {
+            self.ops.queue(self.in_flight());
+        }
         Ok(())
     }
 
@@ -101,7 +135,9 @@ impl Publisher {
 
     /// Posts enqueued but not yet acknowledged or failed.
     pub fn in_flight(&self) -> i32 {
-        self.producer.in_flight_count()
+        let in_flight = self.producer.in_flight_count();
+        self.ops.queue(in_flight);
+        in_flight
     }
 
     /// Posts acknowledged so far.
@@ -119,6 +155,7 @@ impl Publisher {
                 timeout.as_millis()
             );
         }
+        self.ops.queue(self.producer.in_flight_count());
         let failed = self.counts.failed.load(Ordering::Relaxed);
         if failed > 0 {
             bail!("{failed} post(s) could not be delivered");

@@ -4,18 +4,23 @@
 
 use std::fs::File;
 use std::io::{BufReader, IsTerminal};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
+use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
+use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::stats::BrokerReadiness;
 
 use crate::config::{CollectorConfig, Progress, SourceKind};
 use crate::file_input::{FileRecord, FileRecords};
 use crate::live::LivePlan;
-use crate::metrics::CollectorMetrics;
+use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
+use crate::ops::CollectorOps;
 use crate::publish::Publisher;
 use crate::synthetic::SyntheticPosts;
 
@@ -36,6 +41,8 @@ pub struct RunSummary {
 pub struct Collector {
     config: CollectorConfig,
     live: Option<LivePlan>,
+    /// Counters of the synthetic or file source.
+    source: Arc<SourceMetrics>,
 }
 
 impl Collector {
@@ -43,9 +50,18 @@ impl Collector {
     /// reads the live sources' tokens).
     pub fn build(config: CollectorConfig) -> Result<Collector, String> {
         config.validate()?;
+        let name = match config.source {
+            SourceKind::Synthetic => "synthetic",
+            SourceKind::File => "file",
+        };
+        let source = Arc::new(SourceMetrics::new(name));
         if !config.sources.is_empty() {
             let live = Some(LivePlan::build(&config)?);
-            return Ok(Collector { config, live });
+            return Ok(Collector {
+                config,
+                live,
+                source,
+            });
         }
         if config.source == SourceKind::File && !config.file.path.is_file() {
             return Err(format!(
@@ -53,29 +69,64 @@ impl Collector {
                 config.file.path.display()
             ));
         }
-        Ok(Collector { config, live: None })
+        Ok(Collector {
+            config,
+            live: None,
+            source,
+        })
     }
 
-    /// Counters of the live sources (empty for `synthetic` and `file`),
-    /// readable while [`Collector::run`] runs.
+    /// Counters of the sources (the live ones, or the one synthetic or file
+    /// source), readable while [`Collector::run`] runs.
     pub fn metrics(&self) -> CollectorMetrics {
-        self.live
-            .as_ref()
-            .map(|live| live.metrics().clone())
-            .unwrap_or_default()
+        self.live.as_ref().map_or_else(
+            || CollectorMetrics::new(vec![self.source.clone()]),
+            |live| live.metrics().clone(),
+        )
     }
 
-    /// Runs until the source ends or `shutdown` is cancelled.
+    /// Runs until the source ends or `shutdown` is cancelled, serving
+    /// `/metrics`, `/healthz` and `/readyz` on `http.bind` meanwhile.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<RunSummary> {
+        let mut registry = Registry::with_prefix("weibostream");
+        let ops = CollectorOps::register(&mut registry, self.metrics());
+        let readiness = Readiness::new();
+        readiness.not_ready("waiting for the broker");
+        // Not a child of `shutdown`: metrics stay up while the last posts drain.
+        let stop_http = CancellationToken::new();
+        let router = http::ops_router(Arc::new(registry), readiness.clone());
+        let server = http::serve(SERVICE, &self.config.http, router, stop_http.clone()).await?;
+        let result = self.collect(ops, readiness, shutdown).await;
+        stop_http.cancel();
+        if let Some(server) = server {
+            let _ = tokio::time::timeout(Duration::from_secs(2), server.task).await;
+        }
+        result
+    }
+
+    async fn collect(
+        self,
+        ops: CollectorOps,
+        readiness: Readiness,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<RunSummary> {
         let config = &self.config;
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
         let specs = config.topics.specs(&[TopicRole::Raw]);
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
+        readiness.ready();
+        let broker = BrokerReadiness { readiness };
         if let Some(live) = self.live {
             tracing::info!(sources = ?config.sources, topic = %config.topics.raw, "collector started");
-            return live.run(&self.config, shutdown).await;
+            return live.run(&self.config, ops, broker, shutdown).await;
         }
-        let mut publisher = Publisher::new(&config.kafka, &config.topics.raw)?;
+        let mut publisher = Publisher::new(
+            &config.kafka,
+            &config.topics.raw,
+            self.source.clone(),
+            ops,
+            broker,
+        )?;
         tracing::info!(source = ?config.source, topic = %config.topics.raw, "collector started");
         let mut summary = match config.source {
             SourceKind::Synthetic => self.run_synthetic(&mut publisher, &shutdown).await?,
@@ -118,6 +169,7 @@ impl Collector {
         while !shutdown.is_cancelled() && (settings.count == 0 || publisher.sent() < settings.count)
         {
             let post = posts.next_post(Utc::now());
+            self.source.add_fetched(1);
             publisher.publish(&post).await?;
             bar.inc(1);
             pace.tick().await;
@@ -144,15 +196,18 @@ impl Collector {
             let Some(record) = records.next() else { break };
             match record {
                 Ok(FileRecord::Post(post)) => {
+                    self.source.add_fetched(1);
                     publisher.publish(&post).await?;
                     pace.tick().await;
                 }
                 Ok(FileRecord::Deleted { id }) => {
+                    self.source.add_skipped(1);
                     tracing::debug!(%id, "skipping a deleted status");
                     summary.skipped += 1;
                 }
                 Err(error) => {
                     tracing::warn!(file = %settings.path.display(), %error, "skipping a bad input record");
+                    self.source.add_error(ErrorKind::InvalidRecord);
                     summary.bad_records += 1;
                 }
             }

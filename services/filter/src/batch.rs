@@ -80,6 +80,11 @@ impl OpenBatch {
         self.posts_in
     }
 
+    /// Records read so far (good and dead-lettered).
+    pub fn records_read(&self) -> u64 {
+        self.partitions.values().map(|r| r.records).sum()
+    }
+
     /// The offsets to commit once the batch is acknowledged: for each
     /// partition read, the offset after the last record read.
     pub fn next_offsets(&self) -> Vec<(i32, i64)> {
@@ -157,6 +162,7 @@ mod tests {
         batch.record_read(1, 7);
         batch.dead_lettered();
         assert_eq!(batch.next_offsets(), vec![(1, 8), (3, 12)]);
+        assert_eq!(batch.records_read(), 3);
         let report = batch.into_report("r1", 5000, ["a", "b"].into_iter(), &[0, 1, 3], 1.5);
         assert_eq!(report.posts_in, 2);
         assert_eq!(report.matched_posts, 1);

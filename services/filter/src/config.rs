@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 
 /// Everything a filter replica needs; validated before any I/O.
@@ -33,6 +34,9 @@ pub struct FilterConfig {
     pub trending: TrendingConfig,
     /// The classifier behind `label:` rules and the label on matched posts.
     pub classifier: ClassifierConfig,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`http.bind`;
+    /// `off` serves nothing, port 0 picks a free port).
+    pub http: HttpSettings,
 }
 
 /// `[trending]`: top TF-IDF terms per batch, overall and per rule.
@@ -84,6 +88,7 @@ impl Default for FilterConfig {
             rules_poll_ms: 1000,
             trending: TrendingConfig::default(),
             classifier: ClassifierConfig::default(),
+            http: HttpSettings::on("127.0.0.1:9102"),
         }
     }
 }
@@ -93,6 +98,7 @@ impl FilterConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.kafka.validate()?;
         self.topics.validate()?;
+        self.http.address()?;
         if self.group.trim().is_empty() {
             return Err("group: must not be empty".into());
         }
@@ -171,6 +177,11 @@ mod tests {
             ..FilterConfig::default()
         };
         assert!(config.validate().unwrap_err().starts_with("rules_poll_ms"));
+        let config = FilterConfig {
+            http: HttpSettings::on("localhost"),
+            ..FilterConfig::default()
+        };
+        assert!(config.validate().unwrap_err().starts_with("http.bind"));
     }
 
     #[test]

@@ -2,19 +2,24 @@
 //! I/O), then run until shutdown. The loop itself is in [`worker`](crate::worker).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rdkafka::ClientContext;
+use prometheus_client::registry::Registry;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::{ClientContext, Statistics};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
+use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::stats::{ClientStats, STATS_INTERVAL_MS};
 
 use crate::FilterConfig;
 use crate::classify::Classifier;
+use crate::metrics::FilterMetrics;
 use crate::reload::{ActiveRules, ReloadHandle, RulesError, RulesWatcher};
 use crate::rules::RuleError;
 use crate::worker::Worker;
@@ -22,12 +27,36 @@ use crate::worker::Worker;
 pub(crate) const SERVICE: &str = "filter";
 
 /// Logs every partition assignment change, so it is visible which replica
-/// works on what.
+/// works on what; keeps the client's statistics (watermarks, broker state)
+/// and the replica's readiness.
 pub(crate) struct FilterContext {
     replica: String,
+    pub(crate) stats: ClientStats,
+    readiness: Readiness,
+    joined: AtomicBool,
 }
 
-impl ClientContext for FilterContext {}
+impl FilterContext {
+    /// Ready once the group gave this replica its (possibly empty) share and
+    /// a broker connection is up.
+    fn refresh_readiness(&self) {
+        let joined = self.joined.load(Ordering::Acquire);
+        match self.stats.broker_up() {
+            Some(false) => self
+                .readiness
+                .not_ready("broker unreachable: no broker connection is up"),
+            _ if joined => self.readiness.ready(),
+            _ => {}
+        }
+    }
+}
+
+impl ClientContext for FilterContext {
+    fn stats(&self, statistics: Statistics) {
+        self.stats.update(&statistics);
+        self.refresh_readiness();
+    }
+}
 
 impl ConsumerContext for FilterContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -39,7 +68,9 @@ impl ConsumerContext for FilterContext {
         };
         match rebalance {
             Rebalance::Assign(tpl) => {
-                tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned")
+                tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned");
+                self.joined.store(true, Ordering::Release);
+                self.refresh_readiness();
             }
             Rebalance::Revoke(tpl) => {
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked")
@@ -130,7 +161,39 @@ impl Filter {
 
     /// Runs until `shutdown` is cancelled, then closes the open batch,
     /// commits and leaves the group, bounded by `shutdown_timeout_ms`.
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `http.bind` meanwhile.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let config = &self.config;
+        let mut registry = Registry::with_prefix("weibostream");
+        let metrics = FilterMetrics::register(&mut registry, config.batch_interval_ms);
+        metrics.rules(
+            &self
+                .rules
+                .rules
+                .ids()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+        let readiness = Readiness::new();
+        readiness.not_ready("waiting for the broker");
+        // Not a child of `shutdown`: metrics stay up while the open batch drains.
+        let stop_http = CancellationToken::new();
+        let router = http::ops_router(Arc::new(registry), readiness.clone());
+        let server = http::serve(SERVICE, &config.http, router, stop_http.clone()).await?;
+        let result = self.consume(metrics, readiness, shutdown).await;
+        stop_http.cancel();
+        if let Some(server) = server {
+            let _ = tokio::time::timeout(Duration::from_secs(2), server.task).await;
+        }
+        result
+    }
+
+    async fn consume(
+        self,
+        metrics: FilterMetrics,
+        readiness: Readiness,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let config = &self.config;
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
         let topics = &config.topics;
@@ -142,12 +205,18 @@ impl Filter {
         ]);
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
 
+        readiness.not_ready(&format!("joining consumer group {}", config.group));
         let context = FilterContext {
             replica: self.replica.clone(),
+            stats: ClientStats::new(&topics.raw),
+            readiness,
+            joined: AtomicBool::new(false),
         };
+        let stats_ms = STATS_INTERVAL_MS.min(config.batch_interval_ms / 2).max(100);
         let consumer: StreamConsumer<FilterContext> = config
             .kafka
             .consumer_config(SERVICE, &config.group)
+            .set("statistics.interval.ms", stats_ms.to_string())
             .create_with_context(context)
             .context("creating the consumer")?;
         consumer.subscribe(&[&topics.raw]).context("subscribing")?;
@@ -163,7 +232,7 @@ impl Filter {
 
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
         let replica = self.replica.clone();
-        let mut worker = Worker::new(self, &producer);
+        let mut worker = Worker::new(self, &producer, metrics);
         let result = worker.run_batches(&consumer, &shutdown).await;
         consumer.unsubscribe();
         let _ = producer.flush(timeout);

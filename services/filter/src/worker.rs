@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use weibostream_shared::kafka;
 use crate::analysis::PostAnalyzer;
 use crate::batch::{OpenBatch, batch_end};
 use crate::decode::decode_post;
+use crate::metrics::{FilterMetrics, LagTrend};
 use crate::output::{MatchInfo, dead_letter_headers, matched_record};
 use crate::reload::ActiveRules;
 use crate::rules::MatchScratch;
@@ -35,10 +36,16 @@ pub(crate) struct Worker<'a> {
     out: Vec<u8>,
     deliveries: Vec<DeliveryFuture>,
     busy: Duration,
+    metrics: FilterMetrics,
+    lag_trend: LagTrend,
 }
 
 impl<'a> Worker<'a> {
-    pub(crate) fn new(filter: Filter, producer: &'a FutureProducer) -> Self {
+    pub(crate) fn new(
+        filter: Filter,
+        producer: &'a FutureProducer,
+        metrics: FilterMetrics,
+    ) -> Self {
         let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
         Worker {
             rule_ids: filter.rules.rules.ids().map(str::to_string).collect(),
@@ -51,6 +58,8 @@ impl<'a> Worker<'a> {
             out: Vec::with_capacity(4096),
             deliveries: Vec::new(),
             busy: Duration::ZERO,
+            metrics,
+            lag_trend: LagTrend::default(),
         }
     }
 
@@ -78,7 +87,10 @@ impl<'a> Worker<'a> {
                     _ = shutdown.cancelled() => break true,
                     _ = tokio::time::sleep_until(deadline) => break false,
                     _ = reload.requested() => self.check_rules(true),
-                    _ = poll.tick(), if poll_ms > 0 => self.check_rules(false),
+                    _ = poll.tick(), if poll_ms > 0 => {
+                        self.metrics.producer_queue(self.producer.in_flight_count());
+                        self.check_rules(false);
+                    }
                     message = consumer.recv() => match message {
                         Ok(message) => self.handle(&message, &mut batch).await?,
                         Err(error) => tracing::warn!(%error, "consumer error; retrying"),
@@ -134,6 +146,7 @@ impl<'a> Worker<'a> {
             self.rule_ids = active.rules.ids().map(str::to_string).collect();
             self.scratch = active.rules.scratch();
             self.filter.rules = active;
+            self.metrics.rules(&self.rule_ids);
             tracing::info!(replica = %self.filter.replica, rules = ?self.rule_ids, "rules reloaded");
         }
     }
@@ -156,12 +169,13 @@ impl<'a> Worker<'a> {
                     &mut self.matched,
                 );
                 batch.post_processed(&self.matched);
-                if !self.matched.is_empty() {
-                    let rules: Vec<&str> = self
-                        .matched
-                        .iter()
-                        .filter_map(|&i| self.rule_ids.get(i).map(String::as_str))
-                        .collect();
+                let rules: Vec<&str> = self
+                    .matched
+                    .iter()
+                    .filter_map(|&i| self.rule_ids.get(i).map(String::as_str))
+                    .collect();
+                self.metrics.post(partition, &rules);
+                if !rules.is_empty() {
                     let label = verdict.and_then(|v| {
                         self.analyzer
                             .label_name(&v)
@@ -187,6 +201,7 @@ impl<'a> Worker<'a> {
                 tracing::warn!(partition, offset, reason = %rejected.reason, error = %rejected.detail,
                     "undecodable record sent to the dead-letter topic");
                 batch.dead_lettered();
+                self.metrics.dead_lettered(rejected.reason.as_str());
                 let headers = dead_letter_headers(
                     &rejected,
                     message.topic(),
@@ -227,10 +242,13 @@ impl<'a> Worker<'a> {
             .map(|e| e.partition())
             .collect();
         let trending = self.analyzer.close_batch();
+        self.metrics.producer_queue(self.producer.in_flight_count());
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
+            self.metrics.partitions(&assigned, &Default::default());
             self.busy = Duration::ZERO;
             return Ok(());
         }
+        let records_read = batch.records_read();
         let next_offsets = batch.next_offsets();
         let processing = self.busy + closed.elapsed();
         let mut report = batch.into_report(
@@ -248,6 +266,7 @@ impl<'a> Worker<'a> {
                 .filter_map(|(rule, terms)| self.rule_ids.get(rule).map(|id| (id.clone(), terms)))
                 .collect();
         }
+        report.lag = self.lag_at_close(consumer, &assigned, &next_offsets);
         let payload = serde_json::to_vec(&report).context("encoding the batch report")?;
         let record = FutureRecord::to(&config.topics.reports)
             .key(self.filter.replica.as_str())
@@ -271,13 +290,39 @@ impl<'a> Worker<'a> {
             }
         }
         let interval = Duration::from_millis(config.batch_interval_ms);
+        self.metrics.batch_closed(processing.as_secs_f64());
         if processing > interval {
-            tracing::warn!(batch_time = %report.batch_time, processing_ms = report.processing_ms,
-                interval_ms = config.batch_interval_ms, "batch processing took longer than the batch interval: input is faster than this replica");
+            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
+                processing_ms = report.processing_ms, interval_ms = config.batch_interval_ms,
+                "batch processing took longer than the batch interval: the input is faster than this replica can process it; add replicas (up to the partition count) or lengthen the interval");
+        }
+        if let Some(batches) = self.lag_trend.observe(report.lag, records_read) {
+            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
+                lag = report.lag, batches, partitions = ?assigned,
+                "consumer lag has grown {batches} batches in a row: the input is faster than this replica processes it, so it falls further behind; add replicas (up to the partition count)");
         }
         tracing::debug!(batch_time = %report.batch_time, posts_in = report.posts_in,
             matched = report.matched_posts, partitions = ?assigned, "batch closed");
         self.busy = Duration::ZERO;
         Ok(())
+    }
+
+    /// The total lag of the assigned partitions now: high watermarks from
+    /// the consumer's latest statistics, counted from what this batch read
+    /// (about to be committed) or the committed offset / position; the
+    /// per-partition gauges are updated too.
+    fn lag_at_close(
+        &self,
+        consumer: &StreamConsumer<FilterContext>,
+        assigned: &[i32],
+        next_offsets: &[(i32, i64)],
+    ) -> Option<u64> {
+        let mut offsets = consumer.context().stats.partitions();
+        for (partition, next) in next_offsets {
+            if let Some(o) = offsets.get_mut(partition) {
+                o.position = Some(o.position.map_or(*next, |p| p.max(*next)));
+            }
+        }
+        self.metrics.partitions(assigned, &offsets)
     }
 }

@@ -13,6 +13,7 @@ use weibostream_collector::config::{CollectorConfig, LiveSourceKind, RetrySettin
 use weibostream_collector::cursor::CursorFile;
 use weibostream_collector::{Collector, RunSummary};
 use weibostream_shared::Post;
+use weibostream_shared::http::HttpSettings;
 
 use crate::broker::{Broker, read_topic, unique_topics};
 use crate::jetstream::{Ending, WsServer, cursor_of, post_event, post_id};
@@ -46,6 +47,8 @@ fn config(
         },
         mastodon,
         jetstream: crate::jetstream::settings(jetstream),
+        // Tests run in parallel: no fixed metrics port.
+        http: HttpSettings::on("off"),
         ..CollectorConfig::default()
     }
 }

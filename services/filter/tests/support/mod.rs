@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use weibostream_filter::{Filter, FilterConfig, ReloadHandle};
 use weibostream_shared::Topics;
+use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 
 pub use weibostream_testkit::{Broker, unique, unique_topics};
@@ -37,6 +38,8 @@ pub fn config(kafka: &KafkaSettings, topics: &Topics, rules: &Path) -> FilterCon
         replica_id: "r1".into(),
         rules_path: rules.to_path_buf(),
         batch_interval_ms: 500,
+        // Tests run in parallel: no fixed metrics port.
+        http: HttpSettings::on("off"),
         ..FilterConfig::default()
     }
 }
