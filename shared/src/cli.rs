@@ -13,6 +13,19 @@ pub fn config_error(service: &str, error: impl Display) -> ExitCode {
     ExitCode::from(EXIT_CONFIG as u8)
 }
 
+/// Prints the effective config (defaults, then the file, then the
+/// environment) as TOML with every secret shown as `***`, for
+/// `--print-config`; exit code 0, or 2 when it cannot be shown.
+pub fn print_config<T: serde::Serialize>(service: &str, config: &T) -> ExitCode {
+    match crate::secret::redacted(|| toml::to_string_pretty(config)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => config_error(service, format!("cannot show the config: {error}")),
+    }
+}
+
 /// Maps a service run's outcome to an exit code, logging a failure; an
 /// unreachable broker at start exits 2 like a config error.
 pub fn finish<T>(service: &str, result: anyhow::Result<T>) -> ExitCode {

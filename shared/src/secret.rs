@@ -1,5 +1,6 @@
 //! A string that never shows itself in logs or debug output.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -38,9 +39,27 @@ impl fmt::Display for Secret {
     }
 }
 
+thread_local! {
+    static REDACT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every [`Secret`] serialized as `***` (on this thread), for
+/// showing a config to a person. Outside it a secret serializes as its value,
+/// which config loading needs to layer defaults, file and environment.
+pub fn redacted<T>(f: impl FnOnce() -> T) -> T {
+    let before = REDACT.with(|r| r.replace(true));
+    let result = f();
+    REDACT.with(|r| r.set(before));
+    result
+}
+
 impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        if REDACT.with(Cell::get) && !self.0.is_empty() {
+            serializer.serialize_str("***")
+        } else {
+            serializer.serialize_str(&self.0)
+        }
     }
 }
 
@@ -59,5 +78,14 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "\"***\" ***");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn serializes_redacted_only_when_asked() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"hunter2\"");
+        let shown = redacted(|| serde_json::to_string(&secret).unwrap());
+        assert_eq!(shown, "\"***\"");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"hunter2\"");
     }
 }
