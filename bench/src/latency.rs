@@ -25,7 +25,7 @@ use crate::load::PARTITIONS;
 use crate::null_consumer::now_ms;
 use crate::process::Usage;
 use crate::services::{Services, topic_env};
-use crate::topics::{CommittedOffsets, settings};
+use crate::topics::{CommittedOffsets, read_topic, settings};
 
 /// Latency percentiles, ms.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -75,6 +75,9 @@ pub struct LatencyRun {
     pub raw_ms: Percentiles,
     /// Batch close → output.
     pub after_close_ms: Percentiles,
+    /// Batch close → the filter's report created (its producer
+    /// timestamp): the filter's share of the after-close latency.
+    pub report_after_close_ms: Percentiles,
     /// Collector's peak RSS and CPU.
     pub collector: Usage,
     /// Filters: the largest peak RSS of a replica, CPU summed.
@@ -153,13 +156,36 @@ pub fn run_latency(services: &Services, plan: &LatencyPlan<'_>) -> anyhow::Resul
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    tail.wait_quiet(Duration::from_millis(1500) + interval(plan) / 5);
-    let samples = tail.stop()?;
-
+    // Stopped filters close their open batch and publish its report, so the
+    // reports topic then holds every match announced.
     let mut filter_usage = Usage::default();
     for filter in filters {
         filter_usage = filter_usage.combine(filter.stop(Duration::from_secs(15))?);
     }
+    let mut announced = 0u64;
+    let mut report_delays = Vec::new();
+    let reports = format!("{prefix}.reports");
+    let (idle, limit) = (Duration::from_millis(1500), Duration::from_secs(60));
+    read_topic(&kafka, &reports, 1, None, idle, limit, |m| {
+        if let Some(Ok(report)) = m.payload().map(serde_json::from_slice::<BatchReport>) {
+            announced += report.matched_posts;
+            if let Some(created) = m.timestamp().to_millis() {
+                report_delays.push(created as f64 - report.batch_time.timestamp_millis() as f64);
+            }
+        }
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(30) + 2 * interval(plan);
+    while tail.lines() < announced && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let samples = tail.stop()?;
+    if (samples.len() as u64) < announced {
+        eprintln!(
+            "[bench] warning: the sink output {} of the {announced} matches the filters announced",
+            samples.len()
+        );
+    }
+
     let sink_usage = sink.stop(Duration::from_secs(15))?;
     let (mut raw_ms, mut after_ms): (Vec<f64>, Vec<f64>) = samples.into_iter().unzip();
     if raw_ms.is_empty() {
@@ -172,6 +198,7 @@ pub fn run_latency(services: &Services, plan: &LatencyPlan<'_>) -> anyhow::Resul
         batch_interval_ms: plan.batch_interval_ms,
         raw_ms: Percentiles::of(&mut raw_ms),
         after_close_ms: Percentiles::of(&mut after_ms),
+        report_after_close_ms: Percentiles::of(&mut report_delays),
         collector: collector_usage,
         filter: filter_usage,
         sink: sink_usage,
@@ -220,14 +247,14 @@ fn wait_for_assignment(brokers: &str, reports: &str, replicas: usize) -> anyhow:
 /// A thread reading new lines of the sink's JSON-lines file every 5 ms.
 struct Tail {
     stop: Arc<AtomicBool>,
-    lines: Arc<std::sync::Mutex<(Vec<(f64, f64)>, Instant)>>,
+    lines: Arc<Samples>,
     thread: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Tail {
     fn start(path: PathBuf) -> Tail {
         let stop = Arc::new(AtomicBool::new(false));
-        let lines = Arc::new(std::sync::Mutex::new((Vec::new(), Instant::now())));
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
         let thread = {
             let (stop, lines) = (stop.clone(), lines.clone());
             std::thread::spawn(move || tail(&path, &stop, &lines))
@@ -239,19 +266,9 @@ impl Tail {
         }
     }
 
-    /// Returns once no line arrived for `quiet`.
-    fn wait_quiet(&self, quiet: Duration) {
-        loop {
-            let last = self
-                .lines
-                .lock()
-                .map(|l| l.1)
-                .unwrap_or_else(|e| e.into_inner().1);
-            if last.elapsed() >= quiet {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// Lines read so far.
+    fn lines(&self) -> u64 {
+        self.lines.lock().map(|l| l.len()).unwrap_or(0) as u64
     }
 
     /// (raw, after close) latency of every line, ms.
@@ -262,11 +279,11 @@ impl Tail {
             Err(_) => bail!("the tail thread panicked"),
         }
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(std::mem::take(&mut lines.0))
+        Ok(std::mem::take(&mut *lines))
     }
 }
 
-type Samples = std::sync::Mutex<(Vec<(f64, f64)>, Instant)>;
+type Samples = std::sync::Mutex<Vec<(f64, f64)>>;
 
 fn tail(path: &Path, stop: &AtomicBool, samples: &Samples) -> anyhow::Result<()> {
     let mut position = 0u64;
@@ -304,8 +321,7 @@ fn tail(path: &Path, stop: &AtomicBool, samples: &Samples) -> anyhow::Result<()>
         }
         pending.drain(..=end);
         let mut samples = samples.lock().unwrap_or_else(|e| e.into_inner());
-        samples.0.extend(new);
-        samples.1 = Instant::now();
+        samples.extend(new);
     }
     Ok(())
 }
