@@ -9,6 +9,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod inspect;
 pub mod metrics;
 pub mod output;
 pub mod reload;

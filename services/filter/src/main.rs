@@ -1,12 +1,13 @@
 //! `filter` binary: without a subcommand, loads config, builds the replica and
 //! runs it until a signal (SIGHUP reloads the rules); `train`, `eval` and
-//! `tokenize` are the offline classifier tools.
+//! `tokenize` are the offline classifier tools; `inspect` shows a topic's
+//! partitions, the group's members and the lag.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use weibostream_filter::cli::{self as tools, EvalArgs, TokenizeArgs, TrainArgs};
+use weibostream_filter::cli::{self as tools, EvalArgs, InspectArgs, TokenizeArgs, TrainArgs};
 use weibostream_filter::{Filter, FilterConfig, ReloadHandle};
 use weibostream_shared::{cli, config, shutdown, telemetry};
 
@@ -35,6 +36,9 @@ enum Command {
     Eval(EvalArgs),
     /// Print the shared tokenizer's tokens for labelled JSON lines.
     Tokenize(TokenizeArgs),
+    /// Print a topic's partitions with high watermarks, the group's members
+    /// with their partitions, and committed offsets and lag per partition.
+    Inspect(InspectArgs),
 }
 
 #[tokio::main]
@@ -46,6 +50,9 @@ async fn main() -> ExitCode {
         Some(Command::Train(train)) => Some(tools::train::run(train)),
         Some(Command::Eval(eval)) => Some(tools::eval::run(eval)),
         Some(Command::Tokenize(tokenize)) => Some(tools::tokenize::run(tokenize)),
+        Some(Command::Inspect(inspect)) => {
+            Some(tokio::task::block_in_place(|| tools::inspect::run(inspect)))
+        }
     };
     if let Some(result) = tool {
         return match result {

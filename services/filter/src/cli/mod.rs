@@ -1,13 +1,16 @@
-//! The offline subcommands of the `filter` binary: `train`, `eval` and
-//! `tokenize`. Each is a plain function over its parsed arguments.
+//! The subcommands of the `filter` binary: the offline `train`, `eval` and
+//! `tokenize`, and `inspect` (topic, group members and lag). Each is a plain
+//! function over its parsed arguments.
 
 pub mod eval;
+pub mod inspect;
 pub mod tokenize;
 pub mod train;
 
 use std::path::PathBuf;
 
 pub use eval::EvalArgs;
+pub use inspect::InspectArgs;
 pub use tokenize::TokenizeArgs;
 pub use train::TrainArgs;
 
