@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (CI runs it too): installs what is missing (the local
-# Tansu broker, cached outside the clone; Debian's PostgreSQL), builds the services, checks format
+# Tansu broker, cached outside the clone; Debian's PostgreSQL and Chromium), builds the services, checks format
 # and lints, and runs every unit and integration test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,10 @@ echo "tansu: $TANSU_BIN" >&2
 echo "== PostgreSQL (for the PostgreSQL sink tests)" >&2
 WEIBOSTREAM_PG_URL="$(deploy/local/ensure-postgres.sh)"
 export WEIBOSTREAM_PG_URL
+
+echo "== Chromium (for the dashboard's browser test)" >&2
+CHROMIUM_BIN="$(deploy/local/ensure-chromium.sh)"
+export CHROMIUM_BIN
 
 echo "== build (release)" >&2
 cargo build --release --bins

@@ -10,6 +10,7 @@
 #   RULES=deploy/rules.toml
 #   INPUT=path            publish this file (Weibo statuses / posts) instead of synthetic posts
 #   RUN_DIR=dir           where logs and the pid list go (default: a new temp dir)
+#   SINK__HTTP__BIND=127.0.0.1:9103   the sink's live dashboard and /metrics (off = none)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -69,6 +70,13 @@ fi
 collector_pid=$!
 printf '%s\n' "$sink_pid" "${filter_pids[@]}" "$collector_pid" >> "$RUN_DIR/pids"
 say "collector -> $REPLICAS filter replicas (group 'filter') -> sink; rules from $RULES. Ctrl-C to stop."
+sink_http="${SINK__HTTP__BIND:-127.0.0.1:9103}"
+case "$sink_http" in
+  off|"") ;;
+  *:0) say "dashboard: see the sink's 'dashboard url=...' log line (SINK__HTTP__BIND=$sink_http picks a free port)" ;;
+  0.0.0.0:*) say "dashboard: http://127.0.0.1:${sink_http##*:}/  (metrics: /metrics)" ;;
+  *) say "dashboard: http://$sink_http/  (metrics: /metrics)" ;;
+esac
 
 stop_and_wait() {
   local deadline=$((SECONDS + 15))

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use weibostream_collector::config::SourceKind;
 use weibostream_collector::{Collector, CollectorConfig, RunSummary};
 use weibostream_filter::{Filter, FilterConfig};
+use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 use weibostream_shared::{BatchReport, MatchedPost, Topics};
 use weibostream_sink::{Sink, SinkConfig};
@@ -76,6 +77,8 @@ pub fn start_filter_with(
         replica_id: replica.into(),
         rules_path: rules.to_path_buf(),
         batch_interval_ms: 1000,
+        // Tests run many services at once: no fixed metrics port.
+        http: HttpSettings::on("off"),
         ..FilterConfig::default()
     };
     customize(&mut config);
@@ -90,7 +93,8 @@ pub fn start_sink(kafka: &KafkaSettings, topics: &Topics, jsonl: &Path) -> Runni
     start_sink_with(kafka, topics, jsonl, |_| {})
 }
 
-/// [`start_sink`] with more settings (a store, another group...).
+/// [`start_sink`] with more settings (a store, another group...); its HTTP
+/// endpoint is off unless `customize` sets `http`.
 pub fn start_sink_with(
     kafka: &KafkaSettings,
     topics: &Topics,
@@ -104,6 +108,7 @@ pub fn start_sink_with(
         grace_ms: 3000,
         print: false,
         jsonl_path: Some(jsonl.to_path_buf()),
+        http: HttpSettings::on("off"),
         ..SinkConfig::default()
     };
     customize(&mut config);
@@ -111,6 +116,36 @@ pub fn start_sink_with(
     let token = CancellationToken::new();
     let handle = tokio::spawn(sink.run(token.clone()));
     Running { token, handle }
+}
+
+/// [`start_sink_with`] serving its dashboard and metrics on a free loopback
+/// port; returns the running sink and the server's address.
+pub async fn start_sink_serving(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    jsonl: &Path,
+    customize: impl FnOnce(&mut SinkConfig),
+) -> (Running<()>, std::net::SocketAddr) {
+    let mut config = SinkConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        group: crate::unique("sink"),
+        grace_ms: 3000,
+        print: false,
+        jsonl_path: Some(jsonl.to_path_buf()),
+        http: HttpSettings::on("127.0.0.1:0"),
+        ..SinkConfig::default()
+    };
+    customize(&mut config);
+    let mut sink = Sink::build(config).expect("sink config");
+    let address = sink
+        .serve_http()
+        .await
+        .expect("sink http server")
+        .expect("http is on");
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(sink.run(token.clone()));
+    (Running { token, handle }, address)
 }
 
 /// Starts a collector publishing `count` synthetic posts at `rate` per second (0 = unpaced).
@@ -124,6 +159,7 @@ pub fn start_synthetic(
     let mut config = CollectorConfig {
         kafka: kafka.clone(),
         topics: topics.clone(),
+        http: HttpSettings::on("off"),
         ..CollectorConfig::default()
     };
     config.source = SourceKind::Synthetic;

@@ -18,6 +18,18 @@ pub struct ServiceProcess {
     pub log: PathBuf,
 }
 
+/// `<SERVICE>__HTTP__BIND=127.0.0.1:0` for the services known to have
+/// `http.bind`.
+fn http_bind(service: &str) -> Vec<(String, String)> {
+    match service {
+        "collector" | "filter" => vec![(
+            format!("{}__HTTP__BIND", service.to_uppercase()),
+            "127.0.0.1:0".to_string(),
+        )],
+        _ => Vec::new(),
+    }
+}
+
 impl ServiceProcess {
     /// Starts `service` with `KAFKA_BROKERS`, topic names as env overrides, and `args`.
     pub fn spawn(
@@ -40,8 +52,15 @@ impl ServiceProcess {
             .env(format!("{prefix}__TOPICS__MATCHED"), &topics.matched)
             .env(format!("{prefix}__TOPICS__REPORTS"), &topics.reports)
             .env(format!("{prefix}__TOPICS__DLQ"), &topics.dlq)
+            // Tests run many services at once: a free port instead of the
+            // fixed defaults (the sink is handled below).
+            .envs(http_bind(service))
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
+        if service == "sink" {
+            // Parallel sinks must not share the default dashboard port.
+            command.env("SINK__HTTP__BIND", "127.0.0.1:0");
+        }
         for (key, value) in env {
             command.env(key, value);
         }

@@ -11,7 +11,12 @@ use weibostream_tests::service_binary;
 /// any attempt to consume would hang in the broker wait instead of exiting.
 fn run(service: &str, args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
     let start = Instant::now();
-    let output = Command::new(service_binary(service))
+    let mut command = Command::new(service_binary(service));
+    if service == "sink" {
+        // Parallel sinks must not share the default dashboard port.
+        command.env("SINK__HTTP__BIND", "127.0.0.1:0");
+    }
+    let output = command
         .args(args)
         .envs(env.iter().copied())
         .env("KAFKA_BROKERS", "127.0.0.1:1")

@@ -181,9 +181,24 @@ fn services_configs_and_env_match_the_code() {
         "fixed host ports would prevent --scale filter=3"
     );
 
-    let (_, file, env) = check_service(&doc, "sink");
-    let sink: SinkConfig = load("SINK", &file, env);
+    let (svc, file, env) = check_service(&doc, "sink");
+    let sink: SinkConfig = load("SINK", &file, env.clone());
     sink.validate().unwrap();
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "KAFKA_BROKERS" && v == "redpanda:9092"),
+        "sink: its own environment map replaces the shared one, so it must repeat KAFKA_BROKERS"
+    );
+    let bind = sink.http.address().unwrap().expect("sink dashboard on");
+    assert!(
+        bind.ip().is_unspecified(),
+        "sink: http.bind {bind} is not reachable from outside the container"
+    );
+    assert!(
+        strings(&svc["ports"]).contains(&format!("{0}:{0}", bind.port())),
+        "sink: dashboard port {} not published",
+        bind.port()
+    );
     for (_, brokers) in environment(&service(&doc, "filter"))
         .iter()
         .filter(|(k, _)| k == "KAFKA_BROKERS")

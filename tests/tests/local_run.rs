@@ -51,6 +51,8 @@ fn the_readme_run_command_prints_blocks_and_stops_cleanly_on_sigterm() {
     let _cleanup = Cleanup(run_dir.path().to_path_buf());
     let mut child = Command::new(workspace_root().join("deploy/local/run.sh"))
         .env("RUN_DIR", run_dir.path())
+        // Any free port: a developer's own run may hold the default one.
+        .env("SINK__HTTP__BIND", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 use weibostream_shared::secret::Secret;
+
+/// Where the sink serves its dashboard and metrics unless configured.
+pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:9103";
 
 /// Everything the sink needs; validated before any I/O.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +46,10 @@ pub struct SinkConfig {
     pub dedupe_capacity: usize,
     /// Upper bound for the final flush and commit on shutdown.
     pub shutdown_timeout_ms: u64,
+    /// The operations endpoint and live dashboard (`/`, `/metrics`,
+    /// `/healthz`, `/readyz`): loopback by default; `0.0.0.0:9103` in a
+    /// container; `off` serves nothing.
+    pub http: HttpSettings,
 }
 
 impl Default for SinkConfig {
@@ -61,6 +69,7 @@ impl Default for SinkConfig {
             store_retry_max_ms: 10_000,
             dedupe_capacity: 1_000_000,
             shutdown_timeout_ms: 5000,
+            http: HttpSettings::on(DEFAULT_HTTP_BIND),
         }
     }
 }
@@ -84,6 +93,7 @@ impl SinkConfig {
         if self.shutdown_timeout_ms == 0 {
             return Err("shutdown_timeout_ms: must be above 0".into());
         }
+        self.http.address()?;
         Ok(())
     }
 }

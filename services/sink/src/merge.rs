@@ -274,6 +274,7 @@ mod tests {
             processing_ms: 1.0,
             top_terms: Vec::new(),
             top_terms_per_rule: BTreeMap::new(),
+            lag: None,
         }
     }
 

@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::SinkConfig;
 use crate::jsonl::JsonLinesOutput;
 use crate::merge::{Block, Completion};
+use crate::metrics::SinkMetrics;
 use crate::offsets::OffsetTracker;
 use crate::print::{PrintOptions, render};
 use crate::store::Store;
@@ -18,6 +19,7 @@ pub struct Outputs {
     print: Option<PrintOptions>,
     jsonl: Option<JsonLinesOutput>,
     store: Option<Store>,
+    metrics: SinkMetrics,
     /// Rows the store inserted (not counting redeliveries it ignored).
     pub stored: u64,
 }
@@ -28,6 +30,7 @@ impl Outputs {
         config: &SinkConfig,
         jsonl: Option<JsonLinesOutput>,
         store: Option<Store>,
+        metrics: SinkMetrics,
     ) -> Outputs {
         let print = config.print.then_some(PrintOptions {
             max_posts: config.print_max_posts,
@@ -37,24 +40,29 @@ impl Outputs {
             print,
             jsonl,
             store,
+            metrics,
             stored: 0,
         }
     }
 
     /// Outputs blocks from the front of `backlog` until it is empty or a
     /// write fails; a block leaves the backlog (and its records become
-    /// committable) only when every output took it.
+    /// committable) only when every output took it, and is then moved to
+    /// `done`.
     pub async fn drain(
         &mut self,
         backlog: &mut VecDeque<Block>,
         tracker: &mut OffsetTracker,
+        done: &mut Vec<Block>,
     ) -> anyhow::Result<()> {
         while let Some(block) = backlog.front() {
             if let Some(store) = self.store.as_mut() {
                 self.stored += store.write(&block.posts).await?;
+                self.metrics.posts_written(store.kind(), block.posts.len());
             }
             if let Some(jsonl) = self.jsonl.as_mut() {
                 jsonl.write(&block.posts)?;
+                self.metrics.posts_written("jsonl", block.posts.len());
             }
             // A straggler block whose posts were all duplicates has nothing to show.
             let empty_straggler =
@@ -67,11 +75,16 @@ impl Outputs {
                     .write_all(render(block, options).as_bytes())
                     .context("writing to stdout")?;
                 stdout.flush().context("writing to stdout")?;
+                self.metrics.posts_written("stdout", block.posts.len());
+                self.metrics.blocks_printed.inc();
             }
             for receipt in &block.receipts {
                 tracker.done(receipt);
             }
-            backlog.pop_front();
+            if let Some(block) = backlog.pop_front() {
+                self.metrics.block_output(&block);
+                done.push(block);
+            }
         }
         Ok(())
     }

@@ -113,7 +113,7 @@ fn trending(block: &Block, out: &mut String) {
 
 /// Sums each term's scores over the lists; best first (ties by term),
 /// as many as the longest list.
-fn merge_terms<'a>(lists: impl Iterator<Item = &'a [TermScore]>) -> Vec<(&'a str, f64)> {
+pub(crate) fn merge_terms<'a>(lists: impl Iterator<Item = &'a [TermScore]>) -> Vec<(&'a str, f64)> {
     let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
     let mut keep = 0;
     for list in lists {
@@ -247,6 +247,7 @@ mod tests {
             processing_ms: 1.0,
             top_terms: list(terms),
             top_terms_per_rule: per_rule,
+            lag: None,
         }
     }
 

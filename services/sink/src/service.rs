@@ -2,47 +2,122 @@
 //! output each block, then commit what it accounted for.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
+use prometheus_client::registry::Registry;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
+use weibostream_shared::http::{self, HttpServer, Readiness};
 use weibostream_shared::kafka;
 use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
 
 use crate::SinkConfig;
+use crate::dashboard::{self, Dashboard};
 use crate::dedupe::Dedupe;
 use crate::jsonl::JsonLinesOutput;
-use crate::merge::Merger;
+use crate::lag::ConsumerLag;
+use crate::merge::{Block, Merger};
+use crate::metrics::SinkMetrics;
 use crate::offsets::{OffsetTracker, Receipt};
 use crate::outputs::Outputs;
+use crate::retry::Retry;
 use crate::store::{PostgresStore, SqliteStore, Store};
 
 const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);
 const METADATA_REFRESH: Duration = Duration::from_secs(30);
+const LAG_REFRESH: Duration = Duration::from_secs(1);
+/// How long the HTTP server may take to close its connections at the end.
+const HTTP_STOP: Duration = Duration::from_secs(2);
 
 /// The sink, built and ready to run.
 pub struct Sink {
     config: SinkConfig,
+    registry: Arc<Registry>,
+    metrics: SinkMetrics,
+    readiness: Readiness,
+    dashboard: Dashboard,
+    http: Option<HttpServer>,
+    http_started: bool,
+    http_stop: CancellationToken,
 }
 
 impl Sink {
     /// Validates the config; no I/O.
     pub fn build(config: SinkConfig) -> Result<Sink, String> {
         config.validate()?;
-        Ok(Sink { config })
+        let mut registry = Registry::with_prefix("weibostream");
+        let metrics = SinkMetrics::register(&mut registry);
+        // Every configured output shows in the metrics from the start, at 0.
+        let outputs = [
+            config.print.then_some("stdout"),
+            config.jsonl_path.as_ref().map(|_| "jsonl"),
+            config.sqlite_path.as_ref().map(|_| "sqlite"),
+            (config.sqlite_path.is_none() && config.postgres_url.is_some()).then_some("postgres"),
+        ];
+        for output in outputs.into_iter().flatten() {
+            metrics.posts_written(output, 0);
+        }
+        let dashboard = Dashboard::new(config.grace_ms);
+        Ok(Sink {
+            config,
+            registry: Arc::new(registry),
+            metrics,
+            readiness: Readiness::new(),
+            dashboard,
+            http: None,
+            http_started: false,
+            http_stop: CancellationToken::new(),
+        })
+    }
+
+    /// Starts serving the dashboard, `/metrics`, `/healthz` and `/readyz`
+    /// on `http.bind` (if not started yet; `run` starts it otherwise) and
+    /// returns the address, `None` when `http.bind` is `off`.
+    pub async fn serve_http(&mut self) -> anyhow::Result<Option<SocketAddr>> {
+        if !self.http_started {
+            let router = http::ops_router(self.registry.clone(), self.readiness.clone()).merge(
+                dashboard::router(self.dashboard.clone(), self.http_stop.clone()),
+            );
+            self.http =
+                http::serve(SERVICE, &self.config.http, router, self.http_stop.clone()).await?;
+            self.http_started = true;
+            if let Some(server) = &self.http {
+                tracing::info!(url = %format!("http://{}/", server.address), "dashboard");
+            }
+        }
+        Ok(self.http.as_ref().map(|server| server.address))
     }
 
     /// Runs until `shutdown` is cancelled; then outputs what is complete,
     /// commits and leaves the group.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.serve_http().await?;
+        // Stops the HTTP server however `consume` ends.
+        let _stop_http = self.http_stop.clone().drop_guard();
+        let result = self.consume(shutdown).await;
+        self.http_stop.cancel();
+        if let Some(server) = self.http.take()
+            && tokio::time::timeout(HTTP_STOP, server.task).await.is_err()
+        {
+            tracing::warn!("http server did not stop in time");
+        }
+        result
+    }
+
+    async fn consume(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let config = &self.config;
+        let metrics = &self.metrics;
+        self.readiness.not_ready("connecting to the broker");
         let topics = &config.topics;
         let mut seen = Dedupe::new(config.dedupe_capacity);
         let jsonl = match &config.jsonl_path {
@@ -59,14 +134,19 @@ impl Sink {
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         let mut partition_count =
             kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await?;
-        let consumer: StreamConsumer<SinkContext> = config
-            .kafka
-            .consumer_config(SERVICE, &config.group)
-            .create_with_context(SinkContext)
+        let context = SinkContext {
+            assigned: Arc::new(AtomicBool::new(false)),
+            lag: ConsumerLag::new(&[&topics.matched, &topics.reports]),
+        };
+        let mut consumer_config = config.kafka.consumer_config(SERVICE, &config.group);
+        ConsumerLag::enable(&mut consumer_config);
+        let consumer: StreamConsumer<SinkContext> = consumer_config
+            .create_with_context(context.clone())
             .context("creating the consumer")?;
         consumer
             .subscribe(&[&topics.matched, &topics.reports])
             .context("subscribing")?;
+        self.readiness.not_ready("waiting for partitions");
         tracing::info!(group = %config.group, partitions = partition_count, "sink started");
 
         let mut merger = Merger::new(
@@ -75,33 +155,47 @@ impl Sink {
             seen,
         );
         let mut tracker = OffsetTracker::default();
-        let mut outputs = Outputs::new(config, jsonl, store);
+        let mut outputs = Outputs::new(config, jsonl, store, metrics.clone());
         let mut backlog = VecDeque::new();
+        let mut done = Vec::new();
         let mut retry = Retry::new(config.store_retry_initial_ms, config.store_retry_max_ms);
         let mut tick = tokio::time::interval(TICK);
         let mut last_refresh = tokio::time::Instant::now();
+        let mut last_lag = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
                 message = consumer.recv() => match message {
-                    Ok(message) => accept(config, &message, &mut merger, &mut tracker),
+                    Ok(message) => accept(config, metrics, &message, &mut merger, &mut tracker),
                     Err(error) => tracing::warn!(%error, "consumer error; retrying"),
                 },
             }
             backlog.extend(merger.ready(Utc::now()));
+            metrics.pending_batches.set(merger.pending_batches() as i64);
             if !backlog.is_empty() && retry.due() {
-                match outputs.drain(&mut backlog, &mut tracker).await {
+                if retry.failing() {
+                    metrics.output_write_retries.inc();
+                }
+                let result = outputs.drain(&mut backlog, &mut tracker, &mut done).await;
+                self.show(&mut done);
+                match result {
                     Ok(()) => {
                         if retry.succeeded() {
                             tracing::info!("outputs writable again; resuming consumption");
                             set_paused(&consumer, false);
+                            metrics.consumption_paused.set(0);
                         }
                         commit(&consumer, &mut tracker, CommitMode::Async);
                     }
                     Err(error) => {
                         let wait = retry.failed();
+                        metrics.output_write_failures.inc();
+                        metrics.consumption_paused.set(1);
+                        self.readiness.not_ready(&format!(
+                            "cannot write output, consumption paused: {error:#}"
+                        ));
                         tracing::error!(
                             error = format!("{error:#}"),
                             retry_in_ms = wait.as_millis() as u64,
@@ -110,6 +204,18 @@ impl Sink {
                         );
                         set_paused(&consumer, true);
                     }
+                }
+            }
+            if !retry.failing()
+                && context.assigned.load(Ordering::Acquire)
+                && !self.readiness.is_ready()
+            {
+                self.readiness.ready();
+            }
+            if last_lag.elapsed() >= LAG_REFRESH {
+                last_lag = tokio::time::Instant::now();
+                if let Ok(assignment) = consumer.assignment() {
+                    context.lag.export(&assignment, metrics);
                 }
             }
             if last_refresh.elapsed() >= METADATA_REFRESH {
@@ -127,8 +233,11 @@ impl Sink {
         }
         // Complete blocks only: an incomplete batch is left uncommitted and
         // will be merged again by the next sink run.
+        self.readiness.not_ready("stopping");
         backlog.extend(merger.ready(Utc::now()));
-        if let Err(error) = outputs.drain(&mut backlog, &mut tracker).await {
+        let result = outputs.drain(&mut backlog, &mut tracker, &mut done).await;
+        self.show(&mut done);
+        if let Err(error) = result {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "final output failed; those batches will be redelivered"
@@ -143,12 +252,28 @@ impl Sink {
         );
         Ok(())
     }
+
+    /// Hands blocks every output took to the dashboard.
+    fn show(&self, done: &mut Vec<Block>) {
+        for block in done.drain(..) {
+            self.dashboard.block_output(&block);
+        }
+    }
 }
 
-/// Logs partition assignment changes.
-struct SinkContext;
+/// Logs partition assignment changes, notes the first assignment (for
+/// readiness) and keeps the consumer's statistics (for lag).
+#[derive(Clone)]
+struct SinkContext {
+    assigned: Arc<AtomicBool>,
+    lag: ConsumerLag,
+}
 
-impl ClientContext for SinkContext {}
+impl ClientContext for SinkContext {
+    fn stats(&self, statistics: Statistics) {
+        self.lag.update(&statistics);
+    }
+}
 
 impl ConsumerContext for SinkContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -160,6 +285,7 @@ impl ConsumerContext for SinkContext {
         };
         match rebalance {
             Rebalance::Assign(tpl) => {
+                self.assigned.store(true, Ordering::Release);
                 tracing::info!(partitions = ?list(tpl), "sink partitions assigned")
             }
             Rebalance::Revoke(tpl) => {
@@ -167,42 +293,6 @@ impl ConsumerContext for SinkContext {
             }
             Rebalance::Error(error) => tracing::warn!(%error, "sink rebalance error"),
         }
-    }
-}
-
-/// Exponential backoff for output retries.
-struct Retry {
-    initial: Duration,
-    max: Duration,
-    wait: Option<Duration>,
-    next: tokio::time::Instant,
-}
-
-impl Retry {
-    fn new(initial_ms: u64, max_ms: u64) -> Self {
-        Retry {
-            initial: Duration::from_millis(initial_ms),
-            max: Duration::from_millis(max_ms),
-            wait: None,
-            next: tokio::time::Instant::now(),
-        }
-    }
-
-    fn due(&self) -> bool {
-        tokio::time::Instant::now() >= self.next
-    }
-
-    /// Records a failure; returns the wait before the next try.
-    fn failed(&mut self) -> Duration {
-        let wait = self.wait.map_or(self.initial, |w| (w * 2).min(self.max));
-        self.wait = Some(wait);
-        self.next = tokio::time::Instant::now() + wait;
-        wait
-    }
-
-    /// Records a success; true if it ends a run of failures.
-    fn succeeded(&mut self) -> bool {
-        self.wait.take().is_some()
     }
 }
 
@@ -224,6 +314,7 @@ fn set_paused(consumer: &StreamConsumer<SinkContext>, paused: bool) {
 
 fn accept(
     config: &SinkConfig,
+    metrics: &SinkMetrics,
     message: &BorrowedMessage<'_>,
     merger: &mut Merger,
     tracker: &mut OffsetTracker,
@@ -237,9 +328,11 @@ fn accept(
     let payload = message.payload().unwrap_or_default();
     let result = if message.topic() == config.topics.reports {
         tracing::debug!(offset = receipt.offset, "report received");
+        metrics.reports_received.inc();
         serde_json::from_slice::<BatchReport>(payload)
             .map(|report| merger.add_report(report, receipt.clone()))
     } else {
+        metrics.matched_posts_received.inc();
         serde_json::from_slice::<MatchedPost>(payload)
             .map(|post| merger.add_post(post, receipt.clone()))
     };

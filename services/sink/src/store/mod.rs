@@ -83,6 +83,14 @@ pub enum Store {
 }
 
 impl Store {
+    /// The output's name in metrics: `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
     /// Upserts the posts (all or none); returns how many rows were new.
     pub async fn write(&mut self, posts: &[MatchedPost]) -> anyhow::Result<u64> {
         if posts.is_empty() {
