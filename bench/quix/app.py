@@ -59,6 +59,7 @@ def main():
     parser.add_argument("--topic", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--status", required=True)
+    parser.add_argument("--state-dir", required=True)
     args = parser.parse_args()
 
     counts = Counts(args.status)
@@ -74,6 +75,8 @@ def main():
         consumer_group=args.group,
         auto_offset_reset="earliest",
         auto_create_topics=False,
+        # Each instance its own (unused) state folder: two creating the same one race.
+        state_dir=args.state_dir,
         # The local broker makes each group join wait half the session timeout.
         consumer_extra_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     )

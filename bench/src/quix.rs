@@ -75,7 +75,9 @@ pub fn run_quix(plan: &QuixPlan<'_>) -> anyhow::Result<QuixRun> {
             .args(["--broker", plan.brokers, "--topic", plan.topic])
             .args(["--group", &group])
             .arg("--status")
-            .arg(&status);
+            .arg(&status)
+            .arg("--state-dir")
+            .arg(plan.logs.join(format!("{group}-{i}.state")));
         let log = plan.logs.join(format!("{group}-{i}.log"));
         instances.push(Measured::spawn(&format!("{group}-{i}"), command, &log)?);
         status_files.push(status);
