@@ -11,6 +11,8 @@
 #   INPUT=path            publish this file (Weibo statuses / posts) instead of synthetic posts
 #   RUN_DIR=dir           where logs and the pid list go (default: a new temp dir)
 #   SINK__HTTP__BIND=127.0.0.1:9103   the sink's live dashboard and /metrics (off = none)
+#   COLLECTOR__HTTP__BIND=127.0.0.1:9101  the collector's /metrics, /healthz, /readyz
+#   FILTER__HTTP__BIND    every replica's endpoint (port 0 or off; default: filter-N on 127.0.0.1:911N)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -58,9 +60,13 @@ export RUST_LOG="${RUST_LOG:-info,rdkafka=warn,librdkafka=warn}"
 "$BIN/sink" &
 sink_pid=$!
 filter_pids=()
+filter_urls=()
 for i in $(seq 1 "$REPLICAS"); do
-  "$BIN/filter" --rules "$RULES" --replica-id "filter-$i" &
+  # Each replica needs a port of its own (9111, 9112, ...).
+  filter_http="${FILTER__HTTP__BIND:-127.0.0.1:$((9110 + i))}"
+  FILTER__HTTP__BIND="$filter_http" "$BIN/filter" --rules "$RULES" --replica-id "filter-$i" &
   filter_pids+=($!)
+  filter_urls+=("http://$filter_http/metrics")
 done
 if [[ -n "${INPUT:-}" ]]; then
   "$BIN/collector" --file "$INPUT" --rate "$RATE" &
@@ -70,6 +76,8 @@ fi
 collector_pid=$!
 printf '%s\n' "$sink_pid" "${filter_pids[@]}" "$collector_pid" >> "$RUN_DIR/pids"
 say "collector -> $REPLICAS filter replicas (group 'filter') -> sink; rules from $RULES. Ctrl-C to stop."
+say "metrics: collector http://${COLLECTOR__HTTP__BIND:-127.0.0.1:9101}/metrics, filters ${filter_urls[*]} (port 0: see each 'serving /metrics' log line)"
+say "lag: $BIN/filter inspect   (with KAFKA_BROKERS=$broker)"
 sink_http="${SINK__HTTP__BIND:-127.0.0.1:9103}"
 case "$sink_http" in
   off|"") ;;

@@ -53,6 +53,8 @@ fn the_readme_run_command_prints_blocks_and_stops_cleanly_on_sigterm() {
         .env("RUN_DIR", run_dir.path())
         // Any free port: a developer's own run may hold the default one.
         .env("SINK__HTTP__BIND", "127.0.0.1:0")
+        .env("COLLECTOR__HTTP__BIND", "127.0.0.1:0")
+        .env("FILTER__HTTP__BIND", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
