@@ -145,28 +145,41 @@ impl Page {
         }
     }
 
-    /// Evaluates `expression` in the page and returns its value (JSON).
-    pub async fn eval(&mut self, expression: &str) -> Value {
+    /// Evaluates `expression` in the page: its value (JSON), or the
+    /// exception it threw.
+    pub async fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
         let result = self
             .call(
                 "Runtime.evaluate",
                 json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
             )
             .await;
-        assert!(
-            result.get("exceptionDetails").is_none(),
-            "{expression}: {result}"
-        );
-        result["result"]["value"].clone()
+        match result.get("exceptionDetails") {
+            Some(exception) => Err(exception.clone()),
+            None => Ok(result["result"]["value"].clone()),
+        }
     }
 
-    /// Polls `expression` every 200 ms until it is `true`; panics after `limit`.
+    /// Evaluates `expression` in the page and returns its value (JSON).
+    pub async fn eval(&mut self, expression: &str) -> Value {
+        self.try_eval(expression)
+            .await
+            .unwrap_or_else(|exception| panic!("{expression}: {exception}"))
+    }
+
+    /// Polls `expression` every 200 ms until it is `true` (an exception,
+    /// e.g. while the page is still loading, counts as not yet); panics
+    /// after `limit` with the last outcome.
     pub async fn wait_for(&mut self, expression: &str, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.eval(expression).await != Value::Bool(true) {
+        loop {
+            let outcome = self.try_eval(expression).await;
+            if outcome == Ok(Value::Bool(true)) {
+                return;
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "not true within {limit:?}: {expression}"
+                "not true within {limit:?}: {expression}: last outcome {outcome:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -7,8 +7,8 @@
   const MAX_POSTS = 100;
   const CHART_BATCHES = 60;
   const SVG = "http://www.w3.org/2000/svg";
-  const PALETTE = ["#4fb3ff", "#ffb454", "#5ad17a", "#ff6b6b", "#c792ea", "#f07178",
-    "#89ddff", "#c3e88d", "#f78c6c", "#82aaff"];
+  const PALETTE = ["#4fb3ff", "#ffb454", "#5ad17a", "#ff6b6b", "#c792ea", "#2ec4b6",
+    "#f78c6c", "#c3e88d", "#89ddff", "#f07178"];
   const W = 600, H = 220, LEFT = 48, RIGHT = 10, TOP = 10, BOTTOM = 24;
 
   const state = { batches: [], postsOutput: 0, batchesOutput: 0, startedAt: null, colors: new Map() };
@@ -40,7 +40,7 @@
   function compact(value) {
     if (value >= 1e6) return (value / 1e6).toFixed(1) + "M";
     if (value >= 1e3) return (value / 1e3).toFixed(value >= 1e4 ? 0 : 1) + "k";
-    return String(Math.round(value * 10) / 10);
+    return String(Number(value.toFixed(value < 10 ? 2 : 1)));
   }
 
   function niceMax(value) {
