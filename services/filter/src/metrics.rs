@@ -205,9 +205,7 @@ impl LagTrend {
     /// the batch read; returns how many batches in a row it has grown when
     /// a warning is due (every [`LAG_GROWTH_BATCHES`] growing batches).
     pub fn observe(&mut self, lag: Option<u64>, batch_records: u64) -> Option<u32> {
-        let Some(lag) = lag else {
-            return None;
-        };
+        let lag = lag?;
         let grew = self.last.is_some_and(|last| lag > last);
         self.last = Some(lag);
         if !grew {
