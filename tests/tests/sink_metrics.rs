@@ -1,7 +1,8 @@
 //! The sink's operations endpoint against a real broker, real filters and a
 //! real sink: `/healthz`, `/readyz` before and after it joined its group,
 //! `/metrics` counts after a run compared with what is in the topics and the
-//! output file, and `/events` delivering matched posts as they arrive.
+//! output file, `/events` delivering matched posts as they arrive, and a
+//! store that cannot be written making the sink unready until it recovers.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -13,13 +14,15 @@ use chrono::Utc;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 use weibostream_shared::kafka::KafkaSettings;
+use weibostream_shared::secret::Secret;
 use weibostream_shared::{Author, Post, Source, Topics};
 use weibostream_tests::pipeline::{
     Running, assert_output_equals, oracle, start_filter, start_sink_serving, start_synthetic,
     wait_for_assignments, write_rules,
 };
+use weibostream_tests::proxy::Proxy;
 use weibostream_tests::web::{SseReader, get, metric, metrics_with_prefix, publish_posts};
-use weibostream_tests::{Broker, read_topic_for, unique, unique_topics};
+use weibostream_tests::{Broker, postgres_url, read_topic_for, unique, unique_topics};
 
 struct Run {
     _broker: Broker,
@@ -297,7 +300,7 @@ async fn events_deliver_matched_posts_as_they_arrive() {
         }
     }
     let batch = batch_with_matches.unwrap();
-    assert!(batch["replicas"].as_array().unwrap().len() >= 1, "{batch}");
+    assert!(!batch["replicas"].as_array().unwrap().is_empty(), "{batch}");
     assert!(batch["interval_ms"].as_u64() == Some(1000), "{batch}");
 
     // A page opened later starts from the same posts.
@@ -312,4 +315,129 @@ async fn events_deliver_matched_posts_as_they_arrive() {
         .collect();
     assert_eq!(ids, wanted);
     run.stop().await;
+}
+
+/// A fresh database on the test PostgreSQL server (see `postgres_url`).
+async fn postgres_database() -> String {
+    let base = postgres_url();
+    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let name = unique("wsm").replace('-', "_");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+/// `/readyz` until its status is `status` (bounded); returns the body.
+async fn readyz_until(url: &str, status: u16, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let reply = get(url).await;
+        if reply.status == status {
+            return reply.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz not {status} within {limit:?}: {} {}",
+            reply.status,
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_store_makes_the_sink_unready_and_is_counted() {
+    const POSTS: u64 = 4_000;
+    let url = postgres_database().await;
+    let target = url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let proxy = Proxy::start(&target).await;
+    let via_proxy = url.replace(&target, &format!("127.0.0.1:{}", proxy.port));
+
+    let broker = Broker::start();
+    let kafka = broker.kafka();
+    let topics = unique_topics();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
+    let jsonl = dir.path().join("matched.jsonl");
+    let (sink, address) = start_sink_serving(&kafka, &topics, &jsonl, |c| {
+        c.postgres_url = Some(Secret::new(via_proxy.clone()));
+        c.store_retry_max_ms = 1000;
+    })
+    .await;
+    let group = unique("filter");
+    let filters: Vec<_> = ["r0", "r1"]
+        .iter()
+        .map(|name| start_filter(&kafka, &topics, &group, &rules, name))
+        .collect();
+    wait_for_assignments(
+        &kafka,
+        &topics.reports,
+        &["r0", "r1"],
+        Duration::from_secs(60),
+    )
+    .await;
+    let readyz = format!("http://{address}/readyz");
+    readyz_until(&readyz, 200, Duration::from_secs(30)).await;
+
+    proxy.cut();
+    let collector = start_synthetic(&kafka, &topics, POSTS, 1000, 3);
+    let reason = readyz_until(&readyz, 503, Duration::from_secs(30)).await;
+    assert!(
+        reason.contains("cannot write output, consumption paused"),
+        "{reason}"
+    );
+    let metrics_url = format!("http://{address}/metrics");
+    let body = get(&metrics_url).await.body;
+    assert_eq!(
+        metric(&body, "weibostream_sink_consumption_paused"),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(
+        metric(&body, "weibostream_sink_output_write_failures_total") >= Some(1.0),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+
+    readyz_until(&readyz, 200, Duration::from_secs(30)).await;
+    assert_eq!(collector.stop_when_done().await.published, POSTS);
+    let expected = oracle(&kafka, &topics.raw, POSTS).await;
+    assert_output_equals(&jsonl, &expected).await;
+    let body = get(&metrics_url).await.body;
+    assert_eq!(
+        metric(
+            &body,
+            "weibostream_sink_posts_output_total{output=\"postgres\"}"
+        ),
+        Some(expected.len() as f64),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&body, "weibostream_sink_consumption_paused"),
+        Some(0.0)
+    );
+    let retries = metric(&body, "weibostream_sink_output_write_retries_total").unwrap();
+    assert!(retries >= 1.0, "{body}");
+    println!(
+        "failures {:?}, retries {retries}",
+        metric(&body, "weibostream_sink_output_write_failures_total")
+    );
+    for filter in filters {
+        filter.stop().await;
+    }
+    sink.stop().await;
 }
