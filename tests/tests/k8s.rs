@@ -336,3 +336,103 @@ fn the_topics_job_creates_every_topic_the_services_use() {
         "pinned: {image}"
     );
 }
+
+/// Every metric family name the collector and the filter register.
+fn metric_names() -> Vec<String> {
+    use prometheus_client::registry::Registry;
+    let mut registry = Registry::with_prefix("weibostream");
+    let filter = weibostream_filter::metrics::FilterMetrics::register(&mut registry, 1000);
+    filter.post(0, &["r"]);
+    filter.dead_lettered("invalid_json");
+    let offsets = weibostream_shared::stats::PartitionOffsets {
+        high: Some(1),
+        ..Default::default()
+    };
+    filter.partitions(&[0], &BTreeMap::from([(0, offsets)]));
+    weibostream_collector::ops::CollectorOps::register(
+        &mut registry,
+        weibostream_collector::metrics::CollectorMetrics::new(vec![std::sync::Arc::new(
+            weibostream_collector::metrics::SourceMetrics::new("synthetic"),
+        )]),
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    // Sample names, plus declared families (a gauge family has no samples
+    // until its first label set).
+    text.lines()
+        .filter_map(|l| match l.strip_prefix("# TYPE ") {
+            Some(declared) => declared.split(' ').next(),
+            None if !l.starts_with('#') => l.split(['{', ' ']).next(),
+            None => None,
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_grafana_dashboard_and_prometheus_config_use_real_metric_names_and_ports() {
+    let names = metric_names();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("deploy/grafana/weibostream.json")).unwrap(),
+    )
+    .unwrap();
+    let mut used = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("weibostream_collector_")
+                    || word.starts_with("weibostream_filter_")
+                {
+                    assert!(
+                        names.iter().any(|n| n == word),
+                        "{:?}: {word} is not a metric the services serve",
+                        panel["title"]
+                    );
+                    used += 1;
+                }
+            }
+        }
+    }
+    assert!(used >= 8, "{used} metric references");
+    let prometheus =
+        std::fs::read_to_string(workspace_root().join("deploy/prometheus/prometheus.yml")).unwrap();
+    let prometheus = &YamlLoader::load_from_str(&prometheus).unwrap()[0];
+    let jobs = list(&prometheus["scrape_configs"]);
+    let job = |name: &str| {
+        jobs.iter()
+            .find(|j| j["job_name"].as_str() == Some(name))
+            .unwrap()
+    };
+    assert_eq!(
+        list(&job("collector")["static_configs"][0]["targets"])[0].as_str(),
+        Some(
+            format!(
+                "collector:{}",
+                CollectorConfig::default()
+                    .http
+                    .address()
+                    .unwrap()
+                    .unwrap()
+                    .port()
+            )
+            .as_str()
+        )
+    );
+    let dns = &list(&job("filter")["dns_sd_configs"])[0];
+    assert_eq!(list(&dns["names"])[0].as_str(), Some("filter"));
+    let compose = std::fs::read_to_string(workspace_root().join("docker-compose.yml")).unwrap();
+    let compose = &YamlLoader::load_from_str(&compose).unwrap()[0];
+    let bind = compose["services"]["filter"]["environment"]["FILTER__HTTP__BIND"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        bind,
+        format!("0.0.0.0:{}", dns["port"].as_i64().unwrap()),
+        "Prometheus scrapes the port the filters listen on"
+    );
+    let bind = compose["services"]["collector"]["environment"]["COLLECTOR__HTTP__BIND"]
+        .as_str()
+        .unwrap();
+    assert_eq!(bind, "0.0.0.0:9101");
+}
