@@ -19,7 +19,8 @@ pub struct SinkConfig {
     pub kafka: KafkaSettings,
     /// Topic names and partition counts.
     pub topics: Topics,
-    /// The sink's consumer group.
+    /// Group id the sink commits its offsets under. The sink reads every
+    /// partition itself (no group membership), so give each sink its own.
     pub group: String,
     /// How long after its batch time a batch waits for missing partition
     /// reports before it is printed anyway, naming the late partitions.

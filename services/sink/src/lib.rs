@@ -3,6 +3,7 @@
 //! it to a JSON-lines file, each post once; serves its metrics and a live
 //! dashboard over HTTP.
 
+pub mod assignment;
 pub mod config;
 pub mod dashboard;
 pub mod dedupe;

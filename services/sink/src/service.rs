@@ -4,15 +4,12 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
 use prometheus_client::registry::Registry;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
-};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +18,7 @@ use weibostream_shared::kafka;
 use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
 
 use crate::SinkConfig;
+use crate::assignment::Assignment;
 use crate::dashboard::{self, Dashboard};
 use crate::dedupe::Dedupe;
 use crate::jsonl::JsonLinesOutput;
@@ -134,8 +132,8 @@ impl Sink {
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         let mut partition_count =
             kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await?;
+        let read_topics = [topics.matched.as_str(), topics.reports.as_str()];
         let context = SinkContext {
-            assigned: Arc::new(AtomicBool::new(false)),
             lag: ConsumerLag::new(&[&topics.matched, &topics.reports]),
         };
         let mut consumer_config = config.kafka.consumer_config(SERVICE, &config.group);
@@ -143,10 +141,11 @@ impl Sink {
         let consumer: StreamConsumer<SinkContext> = consumer_config
             .create_with_context(context.clone())
             .context("creating the consumer")?;
-        consumer
-            .subscribe(&[&topics.matched, &topics.reports])
-            .context("subscribing")?;
-        self.readiness.not_ready("waiting for partitions");
+        self.readiness.not_ready("assigning partitions");
+        let mut assignment = Assignment::default();
+        assignment
+            .extend(&consumer, &config.kafka, SERVICE, &read_topics)
+            .await?;
         tracing::info!(group = %config.group, partitions = partition_count, "sink started");
 
         let mut merger = Merger::new(
@@ -206,10 +205,7 @@ impl Sink {
                     }
                 }
             }
-            if !retry.failing()
-                && context.assigned.load(Ordering::Acquire)
-                && !self.readiness.is_ready()
-            {
+            if !retry.failing() && !self.readiness.is_ready() {
                 self.readiness.ready();
             }
             if last_lag.elapsed() >= LAG_REFRESH {
@@ -229,6 +225,15 @@ impl Sink {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "cannot refresh the partition count"),
                 }
+                if let Err(error) = assignment
+                    .extend(&consumer, &config.kafka, SERVICE, &read_topics)
+                    .await
+                {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "cannot look for new partitions"
+                    );
+                }
             }
         }
         // Complete blocks only: an incomplete batch is left uncommitted and
@@ -244,7 +249,9 @@ impl Sink {
             );
         }
         commit(&consumer, &mut tracker, CommitMode::Sync);
-        consumer.unsubscribe();
+        if let Err(error) = consumer.unassign() {
+            tracing::warn!(%error, "cannot release the partitions");
+        }
         tracing::info!(
             pending_batches = merger.pending_batches(),
             stored = outputs.stored,
@@ -261,11 +268,10 @@ impl Sink {
     }
 }
 
-/// Logs partition assignment changes, notes the first assignment (for
-/// readiness) and keeps the consumer's statistics (for lag).
+/// Keeps the consumer's statistics (for lag). No rebalance callbacks: the
+/// sink assigns its partitions itself (see [`Assignment`]).
 #[derive(Clone)]
 struct SinkContext {
-    assigned: Arc<AtomicBool>,
     lag: ConsumerLag,
 }
 
@@ -275,29 +281,10 @@ impl ClientContext for SinkContext {
     }
 }
 
-impl ConsumerContext for SinkContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let list = |tpl: &TopicPartitionList| {
-            tpl.elements()
-                .iter()
-                .map(|e| format!("{}/{}", e.topic(), e.partition()))
-                .collect::<Vec<_>>()
-        };
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                self.assigned.store(true, Ordering::Release);
-                tracing::info!(partitions = ?list(tpl), "sink partitions assigned")
-            }
-            Rebalance::Revoke(tpl) => {
-                tracing::info!(partitions = ?list(tpl), "sink partitions revoked")
-            }
-            Rebalance::Error(error) => tracing::warn!(%error, "sink rebalance error"),
-        }
-    }
-}
+impl ConsumerContext for SinkContext {}
 
 /// Pauses or resumes every assigned partition, so a sink that cannot write
-/// keeps its group membership without reading further.
+/// stops reading without losing its place.
 fn set_paused(consumer: &StreamConsumer<SinkContext>, paused: bool) {
     let Ok(assignment) = consumer.assignment() else {
         return;

@@ -87,8 +87,8 @@ impl Broker {
                 &url,
             ])
             .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(broker_log())
+            .stderr(broker_log())
             .spawn()
             .unwrap();
         let broker = Broker { child, address };
@@ -257,4 +257,19 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// Where the broker's own log goes: the file named by
+/// `WEIBOSTREAM_BROKER_LOG` (appended to, for debugging a failing test;
+/// set `RUST_LOG` for Tansu's level), else nowhere.
+fn broker_log() -> Stdio {
+    std::env::var_os("WEIBOSTREAM_BROKER_LOG")
+        .and_then(|path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
 }
