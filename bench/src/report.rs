@@ -233,6 +233,12 @@ impl Results {
                 "  batch close -> output  p50 {:>8.1} ms  p95 {:>8.1} ms  p99 {:>8.1} ms",
                 e2e.after_close_ms.p50, e2e.after_close_ms.p95, e2e.after_close_ms.p99
             );
+            let r = e2e.report_after_close_ms;
+            let _ = writeln!(
+                t,
+                "  batch close -> report  p50 {:>8.1} ms  p95 {:>8.1} ms  p99 {:>8.1} ms (the filters' share)",
+                r.p50, r.p95, r.p99
+            );
             for (name, u) in [
                 ("collector", e2e.collector),
                 ("3 filters", e2e.filter),
