@@ -31,6 +31,10 @@ struct Args {
     /// Synthetic source seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Print the effective config (defaults, file, environment, flags) as
+    /// TOML with secrets shown as `***`, then exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 #[tokio::main]
@@ -41,7 +45,11 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return cli::config_error("collector", error),
     };
+    let print_config = args.print_config;
     apply_args(&mut config, args);
+    if print_config {
+        return cli::print_config("collector", &config);
+    }
     let collector = match Collector::build(config) {
         Ok(collector) => collector,
         Err(error) => return cli::config_error("collector", format!("invalid config: {error}")),

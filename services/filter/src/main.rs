@@ -26,6 +26,10 @@ struct Args {
     /// Replica id; overrides `replica_id`.
     #[arg(long)]
     replica_id: Option<String>,
+    /// Print the effective config (defaults, file, environment, flags) as
+    /// TOML with secrets shown as `***`, then exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +73,9 @@ async fn main() -> ExitCode {
     }
     if let Some(id) = args.replica_id {
         config.replica_id = id;
+    }
+    if args.print_config {
+        return cli::print_config("filter", &config);
     }
     let filter = match Filter::build(config) {
         Ok(filter) => filter,

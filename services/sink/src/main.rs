@@ -17,6 +17,10 @@ struct Args {
     /// Also append matched posts to this JSON-lines file; overrides `jsonl_path`.
     #[arg(long)]
     jsonl: Option<PathBuf>,
+    /// Print the effective config (defaults, file, environment, flags) as
+    /// TOML with secrets shown as `***`, then exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 #[tokio::main]
@@ -29,6 +33,9 @@ async fn main() -> ExitCode {
     };
     if let Some(path) = args.jsonl {
         config.jsonl_path = Some(path);
+    }
+    if args.print_config {
+        return cli::print_config("sink", &config);
     }
     let sink = match Sink::build(config) {
         Ok(sink) => sink,
