@@ -127,8 +127,8 @@ async fn metrics_count_a_run_and_readiness_follows_the_group() {
     const GARBAGE: u64 = 7;
     let run = Run::start().await;
 
-    // Alive at once; not ready before it joined its group (a join takes
-    // seconds on the local broker).
+    // Alive at once; not ready before it has created its topics and
+    // assigned itself their partitions (hundreds of ms on the local broker).
     let health = get(&run.url("/healthz")).await;
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
     let ready = get(&run.url("/readyz")).await;
