@@ -26,4 +26,11 @@ cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
 
 echo "== tests" >&2
-cargo test --release --workspace
+# cargo-nextest (on every machine of this kind) runs the test binaries side
+# by side with the limits in .config/nextest.toml; plain cargo test otherwise.
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --release --workspace
+  cargo test --release --workspace --doc
+else
+  cargo test --release --workspace
+fi
