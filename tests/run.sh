@@ -29,7 +29,12 @@ echo "== tests" >&2
 # cargo-nextest (on every machine of this kind) runs the test binaries side
 # by side with the limits in .config/nextest.toml; plain cargo test otherwise.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --release --workspace
+  # local_run (the README's run command as real processes) fails under
+  # nextest, reproducibly, and passes under cargo test: two of the three
+  # filter replicas never join their group. Cause not found yet; it runs
+  # under cargo test until it is.
+  cargo nextest run --release --workspace -E 'not binary(local_run)'
+  cargo test --release -p weibostream-tests --test local_run
   cargo test --release --workspace --doc
 else
   cargo test --release --workspace
