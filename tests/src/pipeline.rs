@@ -101,21 +101,32 @@ pub fn start_sink_with(
     jsonl: &Path,
     customize: impl FnOnce(&mut SinkConfig),
 ) -> Running<()> {
-    let mut config = SinkConfig {
+    let mut config = test_sink_config(kafka, topics, jsonl, "off");
+    customize(&mut config);
+    let sink = Sink::build(config).expect("sink config");
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(sink.run(token.clone()));
+    Running { token, handle }
+}
+
+/// The sink settings every test starts from: its own group, 3 s grace, no
+/// printing, matches to `jsonl`, the HTTP endpoint on `http_bind`.
+fn test_sink_config(
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    jsonl: &Path,
+    http_bind: &str,
+) -> SinkConfig {
+    SinkConfig {
         kafka: kafka.clone(),
         topics: topics.clone(),
         group: crate::unique("sink"),
         grace_ms: 3000,
         print: false,
         jsonl_path: Some(jsonl.to_path_buf()),
-        http: HttpSettings::on("off"),
+        http: HttpSettings::on(http_bind),
         ..SinkConfig::default()
-    };
-    customize(&mut config);
-    let sink = Sink::build(config).expect("sink config");
-    let token = CancellationToken::new();
-    let handle = tokio::spawn(sink.run(token.clone()));
-    Running { token, handle }
+    }
 }
 
 /// [`start_sink_with`] serving its dashboard and metrics on a free loopback
@@ -126,16 +137,7 @@ pub async fn start_sink_serving(
     jsonl: &Path,
     customize: impl FnOnce(&mut SinkConfig),
 ) -> (Running<()>, std::net::SocketAddr) {
-    let mut config = SinkConfig {
-        kafka: kafka.clone(),
-        topics: topics.clone(),
-        group: crate::unique("sink"),
-        grace_ms: 3000,
-        print: false,
-        jsonl_path: Some(jsonl.to_path_buf()),
-        http: HttpSettings::on("127.0.0.1:0"),
-        ..SinkConfig::default()
-    };
+    let mut config = test_sink_config(kafka, topics, jsonl, "127.0.0.1:0");
     customize(&mut config);
     let mut sink = Sink::build(config).expect("sink config");
     let address = sink
