@@ -42,10 +42,29 @@ pub struct KafkaSettings {
     /// send fewer idle fetches.
     pub fetch_wait_max_ms: u32,
     /// Consumer `queued.max.messages.kbytes`: how much a consumer prefetches
-    /// ahead of processing. librdkafka's 64 MiB is most of a filter's peak
-    /// memory; 16 MiB cut it from 144 to 80 MB but read 4 to 10 times slower
-    /// from the local broker in the benchmark, so it stays the default.
+    /// ahead of processing. librdkafka's 64 MiB was most of a filter's peak
+    /// memory (about 170 MB); 16 MiB with the fetch sizes below holds it near
+    /// 100 MB at the same speed (see the README's benchmark).
     pub consumer_queue_max_kb: u32,
+    /// Consumer `fetch.max.bytes` in KiB: the most one fetch response may
+    /// carry. librdkafka's 50 MiB let one response from the local broker
+    /// overshoot the prefetch queue several times over.
+    pub fetch_max_kb: u32,
+    /// Consumer `max.partition.fetch.bytes` in KiB: the most one partition
+    /// contributes to a fetch response (librdkafka's default, 1 MiB).
+    pub partition_fetch_max_kb: u32,
+    /// Consumer `fetch.queue.backoff.ms`: how long librdkafka stops fetching
+    /// a partition once the prefetch queue is full. Its default (1000 ms)
+    /// left a filter idle for a second after every full queue, so it read
+    /// at 0.3 times the speed of a consumer that keeps up; 10 ms resumes
+    /// fetching as soon as processing has made room.
+    pub fetch_queue_backoff_ms: u32,
+    /// `topic.metadata.refresh.interval.ms` of consumers. A consumer whose
+    /// first metadata lacks its topic (a topic created a moment before, by
+    /// another service, can be listed without partitions on the local broker)
+    /// does not join its group until the next refresh: librdkafka's 5 minutes
+    /// kept two of three filter replicas out of the group in one CI run.
+    pub metadata_refresh_ms: u32,
     /// How long a service waits for the broker at start before giving up.
     pub startup_timeout_ms: u64,
     /// Producer compression: `lz4`, `zstd`, `snappy`, `gzip` or `none`.
@@ -91,7 +110,11 @@ impl Default for KafkaSettings {
             compression: "lz4".into(),
             linger_ms: 5,
             fetch_wait_max_ms: 20,
-            consumer_queue_max_kb: 65_536,
+            consumer_queue_max_kb: 16_384,
+            fetch_max_kb: 4_096,
+            partition_fetch_max_kb: 1_024,
+            fetch_queue_backoff_ms: 10,
+            metadata_refresh_ms: 5_000,
             group_instance_id: None,
             security_protocol: "plaintext".into(),
             sasl_mechanism: None,
@@ -136,6 +159,33 @@ impl KafkaSettings {
                 "kafka.consumer_queue_max_kb ({}) must be between 1 and 2097151",
                 self.consumer_queue_max_kb
             ));
+        }
+        for (key, value, min, max) in [
+            ("fetch_max_kb", self.fetch_max_kb, 1_024, 2_097_151),
+            (
+                "partition_fetch_max_kb",
+                self.partition_fetch_max_kb,
+                1,
+                2_097_151,
+            ),
+            (
+                "fetch_queue_backoff_ms",
+                self.fetch_queue_backoff_ms,
+                0,
+                300_000,
+            ),
+            (
+                "metadata_refresh_ms",
+                self.metadata_refresh_ms,
+                1_000,
+                3_600_000,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(format!(
+                    "kafka.{key} ({value}) must be between {min} and {max}"
+                ));
+            }
         }
         if self.fetch_wait_max_ms > 300_000 {
             return Err(format!(
@@ -314,6 +364,19 @@ impl KafkaSettings {
             .set(
                 "queued.max.messages.kbytes",
                 self.consumer_queue_max_kb.to_string(),
+            )
+            .set("fetch.max.bytes", (self.fetch_max_kb * 1024).to_string())
+            .set(
+                "max.partition.fetch.bytes",
+                (self.partition_fetch_max_kb * 1024).to_string(),
+            )
+            .set(
+                "fetch.queue.backoff.ms",
+                self.fetch_queue_backoff_ms.to_string(),
+            )
+            .set(
+                "topic.metadata.refresh.interval.ms",
+                self.metadata_refresh_ms.to_string(),
             );
         if let Some(id) = self
             .group_instance_id

@@ -106,19 +106,24 @@ pub struct Post {
 impl Post {
     /// Required fields a decoded post must carry to be processed.
     pub fn validate(&self) -> Result<(), &'static str> {
-        if self.id.is_empty() {
-            return Err("empty id");
-        }
-        if !self.id.starts_with(self.source.prefix())
-            || self.id.as_bytes().get(self.source.prefix().len()) != Some(&b':')
-        {
-            return Err("id is not prefixed by its source");
-        }
-        if self.author.id.is_empty() {
-            return Err("empty author id");
-        }
-        Ok(())
+        validate_required(&self.id, self.source, &self.author.id)
     }
+}
+
+/// The checks of [`Post::validate`] on the fields they read, for decoders
+/// that do not build a `Post`: the id is non-empty and prefixed by its
+/// source (`weibo:`), the author id is non-empty.
+pub fn validate_required(id: &str, source: Source, author_id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("empty id");
+    }
+    if !id.starts_with(source.prefix()) || id.as_bytes().get(source.prefix().len()) != Some(&b':') {
+        return Err("id is not prefixed by its source");
+    }
+    if author_id.is_empty() {
+        return Err("empty author id");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod inspect;
 pub mod metrics;
 pub mod output;
+pub mod post_view;
 pub mod reload;
 pub mod rules;
 pub mod service;

@@ -122,16 +122,29 @@ impl FilterMetrics {
         metrics
     }
 
-    /// A good post read from `partition`, and the rules (by id) it matched.
-    pub fn post(&self, partition: i32, matched_rules: &[&str]) {
-        self.posts_in
-            .get_or_create(&label("partition", partition))
-            .inc();
-        if !matched_rules.is_empty() {
-            self.posts_matched.inc();
+    /// The posts of a closed batch: good posts per source partition, posts
+    /// matching any rule, and matches per rule (by id). Counted per batch,
+    /// not per post: a labelled counter costs a hash and a lock per update.
+    pub fn batch_posts<'a>(
+        &self,
+        posts_per_partition: &[(i32, u64)],
+        matched_posts: u64,
+        matches_per_rule: impl Iterator<Item = (&'a str, u64)>,
+    ) {
+        for &(partition, posts) in posts_per_partition {
+            if posts > 0 {
+                self.posts_in
+                    .get_or_create(&label("partition", partition))
+                    .inc_by(posts);
+            }
         }
-        for rule in matched_rules {
-            self.rule_matches.get_or_create(&label("rule", rule)).inc();
+        self.posts_matched.inc_by(matched_posts);
+        for (rule, matches) in matches_per_rule {
+            if matches > 0 {
+                self.rule_matches
+                    .get_or_create(&label("rule", rule))
+                    .inc_by(matches);
+            }
         }
     }
 
@@ -279,13 +292,14 @@ mod tests {
         assert_eq!(metrics.partitions(&[0, 1], &offsets), Some(6));
         assert_eq!(metrics.partitions(&[0, 2], &offsets), None);
         metrics.rules(&["a".into(), "b".into()]);
-        metrics.post(3, &["a"]);
+        metrics.batch_posts(&[(3, 1), (4, 0)], 1, [("a", 1), ("b", 0)].into_iter());
         metrics.dead_lettered("invalid_json");
         metrics.batch_closed(0.25);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         for line in [
             "weibostream_filter_posts_in_total{partition=\"3\"} 1",
+            "weibostream_filter_posts_matched_total 1",
             "weibostream_filter_rule_matches_total{rule=\"a\"} 1",
             "weibostream_filter_rule_matches_total{rule=\"b\"} 0",
             "weibostream_filter_records_dead_lettered_total{reason=\"invalid_json\"} 1",
