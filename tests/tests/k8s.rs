@@ -342,7 +342,7 @@ fn metric_names() -> Vec<String> {
     use prometheus_client::registry::Registry;
     let mut registry = Registry::with_prefix("weibostream");
     let filter = weibostream_filter::metrics::FilterMetrics::register(&mut registry, 1000);
-    filter.post(0, &["r"]);
+    filter.batch_posts(&[(0, 1)], 1, [("r", 1)].into_iter());
     filter.dead_lettered("invalid_json");
     let offsets = weibostream_shared::stats::PartitionOffsets {
         high: Some(1),

@@ -37,6 +37,11 @@ pub(crate) struct FilterContext {
 }
 
 impl FilterContext {
+    /// Whether the group has given this replica a share (possibly empty).
+    pub(crate) fn has_joined(&self) -> bool {
+        self.joined.load(Ordering::Acquire)
+    }
+
     /// Ready once the group gave this replica its (possibly empty) share and
     /// a broker connection is up.
     fn refresh_readiness(&self) {

@@ -29,6 +29,9 @@ use crate::service::{Filter, FilterContext};
 /// for long (a few milliseconds of work).
 const DRAIN_MAX: usize = 512;
 
+/// How long a replica may wait for its first assignment before it warns.
+const JOIN_WARN_AFTER: Duration = Duration::from_secs(30);
+
 /// State of the loop: the replica, reusable buffers and the producer.
 pub(crate) struct Worker<'a> {
     filter: Filter,
@@ -44,6 +47,8 @@ pub(crate) struct Worker<'a> {
     busy: Duration,
     metrics: FilterMetrics,
     lag_trend: LagTrend,
+    started: Instant,
+    join_warned: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -66,6 +71,8 @@ impl<'a> Worker<'a> {
             busy: Duration::ZERO,
             metrics,
             lag_trend: LagTrend::default(),
+            started: Instant::now(),
+            join_warned: false,
         }
     }
 
@@ -279,6 +286,7 @@ impl<'a> Worker<'a> {
         let trending = self.analyzer.close_batch();
         self.metrics.producer_queue(self.producer.in_flight_count());
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
+            self.warn_if_never_joined(consumer);
             self.metrics.partitions(&assigned, &Default::default());
             self.busy = Duration::ZERO;
             return Ok(());
@@ -345,9 +353,27 @@ impl<'a> Worker<'a> {
                 "consumer lag has grown {batches} batches in a row: the input is faster than this replica processes it, so it falls further behind; add replicas (up to the partition count)");
         }
         tracing::debug!(batch_time = %report.batch_time, posts_in = report.posts_in,
-            matched = report.matched_posts, partitions = ?assigned, "batch closed");
+            matched = report.matched_posts, partitions = ?assigned,
+            committed_after_ms = (Utc::now() - report.batch_time).num_milliseconds(),
+            "batch closed");
         self.busy = Duration::ZERO;
         Ok(())
+    }
+
+    /// Says so, once, when the group has not given this replica its share
+    /// (not even an empty one) [`JOIN_WARN_AFTER`] after it started: the
+    /// replica reads nothing meanwhile.
+    fn warn_if_never_joined(&mut self, consumer: &StreamConsumer<FilterContext>) {
+        if self.join_warned
+            || consumer.context().has_joined()
+            || self.started.elapsed() < JOIN_WARN_AFTER
+        {
+            return;
+        }
+        self.join_warned = true;
+        tracing::warn!(replica = %self.filter.replica, group = %self.filter.config.group,
+            waited_s = self.started.elapsed().as_secs(),
+            "this replica has not joined its consumer group yet, so it reads nothing; check that the topic exists with its partitions and that the broker's group coordinator answers (FILTER__KAFKA__LIBRDKAFKA__DEBUG=cgrp shows the join)");
     }
 
     /// The total lag of the assigned partitions now: high watermarks from

@@ -56,6 +56,7 @@ impl Outputs {
         done: &mut Vec<Block>,
     ) -> anyhow::Result<()> {
         while let Some(block) = backlog.front() {
+            let started = chrono::Utc::now();
             if let Some(store) = self.store.as_mut() {
                 self.stored += store.write(&block.posts).await?;
                 self.metrics.posts_written(store.kind(), block.posts.len());
@@ -81,6 +82,12 @@ impl Outputs {
             for receipt in &block.receipts {
                 tracker.done(receipt);
             }
+            let after_close = |at: chrono::DateTime<chrono::Utc>| {
+                (at - block.batch_time).num_milliseconds()
+            };
+            tracing::debug!(batch_time = %block.batch_time, posts = block.posts.len(),
+                output_from_ms = after_close(started), output_until_ms = after_close(chrono::Utc::now()),
+                "block output (ms after the batch closed)");
             if let Some(block) = backlog.pop_front() {
                 self.metrics.block_output(&block);
                 done.push(block);
