@@ -30,6 +30,9 @@ pub struct Block {
     pub batch_time: DateTime<Utc>,
     /// New matched posts (never output before), in arrival order.
     pub posts: Vec<MatchedPost>,
+    /// The records of `posts` as read (index for index), when the sink
+    /// keeps them for the JSON-lines output; empty otherwise.
+    pub raw: Vec<RawRecord>,
     /// Redelivered posts dropped from this block because they were output before.
     pub duplicates_dropped: u64,
     /// The replicas' reports for this batch.
@@ -52,9 +55,14 @@ impl Block {
     }
 }
 
+/// A matched record's value as read from the topic, fit to be written as
+/// one JSON line (`None`: it holds a line break, and is re-encoded).
+pub type RawRecord = Option<Box<[u8]>>;
+
 #[derive(Debug, Default)]
 struct Pending {
     posts: Vec<MatchedPost>,
+    raw: Vec<RawRecord>,
     reports: BTreeMap<String, BatchReport>,
     received: HashMap<String, u64>,
     receipts: Vec<Receipt>,
@@ -97,11 +105,16 @@ impl Merger {
         }
     }
 
-    /// Adds a matched post read from `receipt`.
-    pub fn add_post(&mut self, post: MatchedPost, receipt: Receipt) {
+    /// Adds a matched post read from `receipt`; `raw` is the record's value
+    /// when it is kept for output (then it must be given for every post).
+    pub fn add_post(&mut self, post: MatchedPost, raw: Option<&[u8]>, receipt: Receipt) {
         let slot = self.slot(post.batch_time);
         *slot.received.entry(post.replica.clone()).or_default() += 1;
         slot.posts.push(post);
+        if let Some(raw) = raw {
+            let one_line = !raw.iter().any(|&b| b == b'\n' || b == b'\r');
+            slot.raw.push(one_line.then(|| raw.into()));
+        }
         slot.receipts.push(receipt);
     }
 
@@ -182,9 +195,13 @@ impl Merger {
     ) -> Block {
         let mut duplicates_dropped = 0;
         let mut posts = Vec::with_capacity(pending.posts.len());
+        let mut raw = Vec::with_capacity(pending.raw.len());
+        let mut raw_records = pending.raw.into_iter();
         for post in pending.posts {
+            let record = raw_records.next();
             if self.seen.insert(&post.post.id) {
                 posts.push(post);
+                raw.extend(record);
             } else {
                 duplicates_dropped += 1;
             }
@@ -192,6 +209,7 @@ impl Merger {
         Block {
             batch_time,
             posts,
+            raw,
             duplicates_dropped,
             reports: pending.reports.into_values().collect(),
             partition_count: self.partition_count,
@@ -292,7 +310,7 @@ mod tests {
             m.ready(t(6)).is_empty(),
             "replica a's match has not arrived"
         );
-        m.add_post(matched("1", 5, "a"), receipt(2));
+        m.add_post(matched("1", 5, "a"), None, receipt(2));
         let blocks = m.ready(t(6));
         assert_eq!(blocks.len(), 1);
         assert_eq!(blocks[0].completion, Completion::Complete);
@@ -321,16 +339,33 @@ mod tests {
     }
 
     #[test]
+    fn kept_records_follow_their_posts_through_dedupe() {
+        let mut m = merger();
+        m.add_post(matched("1", 5, "a"), Some(b"{\"one\":1}"), receipt(0));
+        m.add_post(matched("1", 5, "a"), Some(b"{\"dup\":1}"), receipt(1));
+        m.add_post(matched("2", 5, "a"), Some(b"{\n}"), receipt(2));
+        m.add_report(report(5, "a", &[0, 1, 2, 3], 3), receipt(3));
+        let blocks = m.ready(t(5));
+        assert_eq!(blocks[0].posts.len(), 2);
+        let first: Option<&[u8]> = blocks[0].raw[0].as_deref();
+        assert_eq!(first, Some(&b"{\"one\":1}"[..]));
+        assert_eq!(
+            blocks[0].raw[1], None,
+            "a record with a line break is re-encoded"
+        );
+    }
+
+    #[test]
     fn duplicates_are_dropped_across_batches_and_stragglers_output() {
         let mut m = merger();
-        m.add_post(matched("1", 5, "a"), receipt(0));
-        m.add_post(matched("1", 5, "a"), receipt(1));
+        m.add_post(matched("1", 5, "a"), None, receipt(0));
+        m.add_post(matched("1", 5, "a"), None, receipt(1));
         m.add_report(report(5, "a", &[0, 1, 2, 3], 2), receipt(2));
         let blocks = m.ready(t(5));
         assert_eq!(blocks[0].posts.len(), 1);
         assert_eq!(blocks[0].duplicates_dropped, 1);
-        m.add_post(matched("1", 10, "b"), receipt(3));
-        m.add_post(matched("2", 5, "c"), receipt(4));
+        m.add_post(matched("1", 10, "b"), None, receipt(3));
+        m.add_post(matched("2", 5, "c"), None, receipt(4));
         m.add_report(report(10, "b", &[0, 1, 2, 3], 1), receipt(5));
         let blocks = m.ready(t(10));
         assert_eq!(blocks.len(), 2);

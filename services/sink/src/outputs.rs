@@ -62,7 +62,7 @@ impl Outputs {
                 self.metrics.posts_written(store.kind(), block.posts.len());
             }
             if let Some(jsonl) = self.jsonl.as_mut() {
-                jsonl.write(&block.posts)?;
+                jsonl.write(&block.posts, &block.raw)?;
                 self.metrics.posts_written("jsonl", block.posts.len());
             }
             // A straggler block whose posts were all duplicates has nothing to show.
@@ -82,9 +82,8 @@ impl Outputs {
             for receipt in &block.receipts {
                 tracker.done(receipt);
             }
-            let after_close = |at: chrono::DateTime<chrono::Utc>| {
-                (at - block.batch_time).num_milliseconds()
-            };
+            let after_close =
+                |at: chrono::DateTime<chrono::Utc>| (at - block.batch_time).num_milliseconds();
             tracing::debug!(batch_time = %block.batch_time, posts = block.posts.len(),
                 output_from_ms = after_close(started), output_until_ms = after_close(chrono::Utc::now()),
                 "block output (ms after the batch closed)");

@@ -190,6 +190,7 @@ mod tests {
         Block {
             batch_time: DateTime::from_timestamp(1_421_837_405, 0).unwrap(),
             posts: vec![],
+            raw: vec![],
             duplicates_dropped: 0,
             reports: vec![],
             partition_count: 6,

@@ -320,8 +320,10 @@ fn accept(
             .map(|report| merger.add_report(report, receipt.clone()))
     } else {
         metrics.matched_posts_received.inc();
-        serde_json::from_slice::<MatchedPost>(payload)
-            .map(|post| merger.add_post(post, receipt.clone()))
+        serde_json::from_slice::<MatchedPost>(payload).map(|post| {
+            let raw = config.jsonl_path.is_some().then_some(payload);
+            merger.add_post(post, raw, receipt.clone());
+        })
     };
     if let Err(error) = result {
         tracing::warn!(topic = %receipt.topic, partition = receipt.partition, offset = receipt.offset, %error,

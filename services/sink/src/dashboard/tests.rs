@@ -64,6 +64,7 @@ fn block(posts: usize, completion: Completion) -> Block {
         posts: (0..posts)
             .map(|i| matched(i, "建设银行 涨 <b>x</b>"))
             .collect(),
+        raw: vec![],
         duplicates_dropped: 1,
         reports: vec![report],
         partition_count: 1,
