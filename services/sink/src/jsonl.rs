@@ -84,42 +84,8 @@ impl JsonLinesOutput {
 
 #[cfg(test)]
 mod tests {
-    use weibostream_shared::{Author, Post, Source};
-
     use super::*;
-
-    fn matched(id: &str, text: &str) -> MatchedPost {
-        let at = chrono::DateTime::from_timestamp(1_421_837_405, 0).unwrap_or_default();
-        MatchedPost {
-            batch_time: at,
-            replica: "r1".into(),
-            rules: vec!["r".into()],
-            partition: 0,
-            offset: 0,
-            label: None,
-            probability: None,
-            post: Post {
-                id: format!("weibo:{id}"),
-                source: Source::Weibo,
-                text: text.into(),
-                lang: None,
-                created_at: at,
-                author: Author {
-                    id: "1".into(),
-                    name: "a".into(),
-                    followers: None,
-                    verified: false,
-                },
-                url: None,
-                reposts: 0,
-                comments: 0,
-                likes: 0,
-                repost_of: None,
-                client: None,
-                collected_at: at,
-            },
-        }
-    }
+    use crate::merge::tests::matched;
 
     #[test]
     fn writes_kept_records_as_they_are_and_encodes_the_rest() {
@@ -127,7 +93,11 @@ mod tests {
         let path = dir.path().join("out.jsonl");
         let mut seen = Dedupe::new(100);
         let mut output = JsonLinesOutput::open(&path, &mut seen).unwrap();
-        let posts = [matched("1", "a"), matched("2", "b"), matched("3", "c")];
+        let posts = [
+            matched("1", 5, "r1"),
+            matched("2", 5, "r1"),
+            matched("3", 5, "r1"),
+        ];
         // The first record as a producer wrote it (extra field, other key
         // order); the second was not kept (it held a line break).
         let mut first = serde_json::to_value(&posts[0]).unwrap();

@@ -220,7 +220,7 @@ impl Merger {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use weibostream_shared::{Author, PartitionRange, Post, Source};
@@ -239,7 +239,8 @@ mod tests {
         }
     }
 
-    fn matched(id: &str, batch: i64, replica: &str) -> MatchedPost {
+    /// A matched post `weibo:<id>` of the batch ending at second `batch`.
+    pub(crate) fn matched(id: &str, batch: i64, replica: &str) -> MatchedPost {
         MatchedPost {
             batch_time: t(batch),
             replica: replica.into(),
