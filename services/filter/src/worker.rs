@@ -29,8 +29,9 @@ use crate::service::{Filter, FilterContext};
 /// for long (a few milliseconds of work).
 const DRAIN_MAX: usize = 512;
 
-/// How long a replica may wait for its first assignment before it warns.
-const JOIN_WARN_AFTER: Duration = Duration::from_secs(30);
+/// How long a replica waits for its first assignment before it subscribes
+/// again (a join on the local broker takes ~3 s).
+const JOIN_RETRY_AFTER: Duration = Duration::from_secs(15);
 
 /// State of the loop: the replica, reusable buffers and the producer.
 pub(crate) struct Worker<'a> {
@@ -47,8 +48,8 @@ pub(crate) struct Worker<'a> {
     busy: Duration,
     metrics: FilterMetrics,
     lag_trend: LagTrend,
-    started: Instant,
-    join_warned: bool,
+    /// When the consumer last subscribed.
+    subscribed: Instant,
 }
 
 impl<'a> Worker<'a> {
@@ -71,8 +72,7 @@ impl<'a> Worker<'a> {
             busy: Duration::ZERO,
             metrics,
             lag_trend: LagTrend::default(),
-            started: Instant::now(),
-            join_warned: false,
+            subscribed: Instant::now(),
         }
     }
 
@@ -286,7 +286,7 @@ impl<'a> Worker<'a> {
         let trending = self.analyzer.close_batch();
         self.metrics.producer_queue(self.producer.in_flight_count());
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
-            self.warn_if_never_joined(consumer);
+            self.rejoin_if_never_joined(consumer);
             self.metrics.partitions(&assigned, &Default::default());
             self.busy = Duration::ZERO;
             return Ok(());
@@ -360,20 +360,25 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Says so, once, when the group has not given this replica its share
-    /// (not even an empty one) [`JOIN_WARN_AFTER`] after it started: the
-    /// replica reads nothing meanwhile.
-    fn warn_if_never_joined(&mut self, consumer: &StreamConsumer<FilterContext>) {
-        if self.join_warned
-            || consumer.context().has_joined()
-            || self.started.elapsed() < JOIN_WARN_AFTER
-        {
+    /// Re-subscribes, with a warning, when the group has not given this
+    /// replica its share (not even an empty one) [`JOIN_RETRY_AFTER`] after
+    /// it subscribed: it reads nothing meanwhile. In CI runs on the local
+    /// broker one replica sometimes got every partition while the others
+    /// never got an answer to their join; a fresh subscription starts the
+    /// join over (it holds no partitions, so nothing is lost).
+    fn rejoin_if_never_joined(&mut self, consumer: &StreamConsumer<FilterContext>) {
+        if consumer.context().has_joined() || self.subscribed.elapsed() < JOIN_RETRY_AFTER {
             return;
         }
-        self.join_warned = true;
+        let topic = self.filter.config.topics.raw.as_str();
         tracing::warn!(replica = %self.filter.replica, group = %self.filter.config.group,
-            waited_s = self.started.elapsed().as_secs(),
-            "this replica has not joined its consumer group yet, so it reads nothing; check that the topic exists with its partitions and that the broker's group coordinator answers (FILTER__KAFKA__LIBRDKAFKA__DEBUG=cgrp shows the join)");
+            waited_s = self.subscribed.elapsed().as_secs(),
+            "this replica has not joined its consumer group, so it reads nothing; subscribing again (FILTER__KAFKA__LIBRDKAFKA__DEBUG=cgrp shows the join)");
+        consumer.unsubscribe();
+        if let Err(error) = consumer.subscribe(&[topic]) {
+            tracing::error!(%error, "cannot subscribe again");
+        }
+        self.subscribed = Instant::now();
     }
 
     /// The total lag of the assigned partitions now: high watermarks from
