@@ -84,14 +84,31 @@ fn the_readme_run_command_prints_blocks_and_stops_cleanly_on_sigterm() {
         "{out}"
     );
 
-    let log = stderr.lock().unwrap().clone();
-    for replica in ["filter-1", "filter-2", "filter-3"] {
-        let assigned = log.lines().any(|l| {
+    // The wait above counts from spawning run.sh, whose build step can take
+    // longer than 20 s; the first block can then come before the later
+    // replicas finished joining (~3 s), so their assignment is waited for.
+    let assigned = |log: &str, replica: &str| {
+        log.lines().any(|l| {
             l.contains("partitions assigned")
                 && l.contains(&format!("replica={replica} "))
                 && !l.ends_with("partitions=[]")
-        });
-        assert!(assigned, "{replica} never got partitions:\n{log}");
+        })
+    };
+    let replicas = ["filter-1", "filter-2", "filter-3"];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && !replicas
+            .iter()
+            .all(|r| assigned(&stderr.lock().unwrap(), r))
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = stderr.lock().unwrap().clone();
+    for replica in replicas {
+        assert!(
+            assigned(&log, replica),
+            "{replica} never got partitions:\n{log}"
+        );
     }
 
     Command::new("kill")
