@@ -34,7 +34,9 @@ if cargo nextest --version >/dev/null 2>&1; then
   # filter replicas never join their group. Cause not found yet; it runs
   # under cargo test until it is.
   cargo nextest run --release --workspace -E 'not binary(local_run)'
-  cargo test --release -p weibostream-tests --test local_run
+  # --workspace, not -p: features are resolved per selected package set, and
+  # `-p weibostream-tests` alone rebuilt serde, tokio and everything above them.
+  cargo test --release --workspace --test local_run
   cargo test --release --workspace --doc
 else
   cargo test --release --workspace

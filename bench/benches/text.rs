@@ -2,7 +2,7 @@
 //! update, classify, rule match, and the whole per-post analysis with text
 //! features off and on.
 //!
-//! `cargo bench -p weibostream-filter --bench text`
+//! `cargo bench -p weibostream-bench --bench text`
 //!
 //! The classifier is trained on the real sentiment data when
 //! `data/sentiment/` exists (run `deploy/data/fetch-sentiment-data.sh`),
@@ -61,7 +61,7 @@ query = "银行 AND label:negative>=0.7"
 "#;
 
 fn model() -> Classifier {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sentiment");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sentiment");
     let mut rows: Vec<(String, String)> = Vec::new();
     for (file, limit) in [("zh.jsonl", 10_000), ("en.jsonl", 5_000)] {
         if let Ok(examples) = read_examples(&data.join(file)) {
