@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod batch;
 pub mod classify;
 pub mod cli;
+mod closing;
 pub mod config;
 pub mod decode;
 pub mod inspect;

@@ -2,21 +2,22 @@
 //! publish matches and a report per batch, then commit (at-least-once).
 //! Between batches it swaps in reloaded rules.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use chrono::Utc;
 use futures::{FutureExt as _, StreamExt as _};
-use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
+use rdkafka::consumer::{Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::kafka;
 
 use crate::analysis::PostAnalyzer;
 use crate::batch::{OpenBatch, batch_end};
+use crate::closing::{CloseTargets, ClosedBatch, ClosingBatch};
 use crate::decode::decode_post;
 use crate::metrics::{FilterMetrics, LagTrend};
 use crate::output::{MatchInfo, dead_letter_headers, matched_record};
@@ -87,6 +88,10 @@ impl<'a> Worker<'a> {
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let reload = self.filter.reload.clone();
         let mut stream = consumer.stream();
+        // The previous batch's close, still waiting for the broker.
+        let mut closing: Option<
+            Pin<Box<dyn Future<Output = anyhow::Result<ClosedBatch>> + Send + '_>>,
+        > = None;
         loop {
             self.install_staged_rules();
             let now = Utc::now();
@@ -102,6 +107,15 @@ impl<'a> Worker<'a> {
                     biased;
                     _ = shutdown.cancelled() => break true,
                     _ = &mut batch_over => break false,
+                    closed = async {
+                        match closing.as_mut() {
+                            Some(close) => close.await,
+                            None => std::future::pending().await,
+                        }
+                    }, if closing.is_some() => {
+                        closing = None;
+                        self.after_close(&closed?);
+                    }
                     _ = reload.requested() => self.check_rules(true),
                     _ = poll.tick(), if poll_ms > 0 => {
                         self.metrics.producer_queue(self.producer.in_flight_count());
@@ -120,9 +134,19 @@ impl<'a> Worker<'a> {
                 }
             };
             let limit = Duration::from_millis(self.filter.config.shutdown_timeout_ms);
-            let close = self.close(consumer, batch, stopping);
             if stopping {
-                match tokio::time::timeout(limit, close).await {
+                let previous = closing.take();
+                let last = self.end_batch(consumer, batch, true);
+                let close_all = async {
+                    if let Some(previous) = previous {
+                        self.after_close(&previous.await?);
+                    }
+                    if let Some(last) = last {
+                        self.after_close(&last.finish(self.close_targets(consumer)).await?);
+                    }
+                    anyhow::Ok(())
+                };
+                match tokio::time::timeout(limit, close_all).await {
                     Ok(result) => result?,
                     Err(_) => tracing::warn!(
                         "open batch not acknowledged in time; its posts will be redelivered"
@@ -130,7 +154,14 @@ impl<'a> Worker<'a> {
                 }
                 return Ok(());
             }
-            close.await?;
+            // Closes finish in batch order: a report never overtakes the
+            // report (and commit) of an earlier batch.
+            if let Some(previous) = closing.take() {
+                self.after_close(&previous.await?);
+            }
+            if let Some(ending) = self.end_batch(consumer, batch, false) {
+                closing = Some(Box::pin(ending.finish(self.close_targets(consumer))));
+            }
         }
     }
 
@@ -266,30 +297,36 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Publishes the report after the batch's records are acknowledged, then
-    /// commits what the batch read from partitions this replica still owns.
-    async fn close(
+    /// Ends `batch`: counts it in the metrics and builds its report (lag
+    /// and trending terms included) and what its close needs. `None` for an
+    /// empty batch of a replica without partitions: there is nothing to
+    /// report, and a replica that never joined its group subscribes again.
+    fn end_batch(
         &mut self,
         consumer: &StreamConsumer<FilterContext>,
         batch: OpenBatch,
         final_batch: bool,
-    ) -> anyhow::Result<()> {
-        let closed = Instant::now();
+    ) -> Option<ClosingBatch> {
+        let ended = Instant::now();
         let config = &self.filter.config;
-        kafka::await_deliveries(std::mem::take(&mut self.deliveries)).await?;
-        let assignment = consumer.assignment().context("reading the assignment")?;
-        let assigned: Vec<i32> = assignment
-            .elements()
-            .iter()
-            .map(|e| e.partition())
-            .collect();
+        let assigned: Vec<i32> = match consumer.assignment() {
+            Ok(assignment) => assignment
+                .elements()
+                .iter()
+                .map(|e| e.partition())
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the assignment; the report lists only the partitions read");
+                Vec::new()
+            }
+        };
         let trending = self.analyzer.close_batch();
         self.metrics.producer_queue(self.producer.in_flight_count());
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
             self.rejoin_if_never_joined(consumer);
             self.metrics.partitions(&assigned, &Default::default());
             self.busy = Duration::ZERO;
-            return Ok(());
+            return None;
         }
         self.metrics.batch_posts(
             &batch.posts_per_partition(),
@@ -301,13 +338,12 @@ impl<'a> Worker<'a> {
         );
         let records_read = batch.records_read();
         let next_offsets = batch.next_offsets();
-        let processing = self.busy + closed.elapsed();
         let mut report = batch.into_report(
             &self.filter.replica,
             config.batch_interval_ms,
             self.rule_ids.iter().map(String::as_str),
             &assigned,
-            processing.as_secs_f64() * 1000.0,
+            0.0,
         );
         if let Some(trending) = trending {
             report.top_terms = trending.overall;
@@ -318,46 +354,50 @@ impl<'a> Worker<'a> {
                 .collect();
         }
         report.lag = self.lag_at_close(consumer, &assigned, &next_offsets);
-        let payload = serde_json::to_vec(&report).context("encoding the batch report")?;
-        let record = FutureRecord::to(&config.topics.reports)
-            .key(self.filter.replica.as_str())
-            .payload(&payload);
-        kafka::await_deliveries(vec![kafka::enqueue(self.producer, record).await?]).await?;
+        let busy = std::mem::take(&mut self.busy);
+        Some(ClosingBatch {
+            report,
+            deliveries: std::mem::take(&mut self.deliveries),
+            next_offsets,
+            records_read,
+            busy,
+            ended,
+            final_batch,
+        })
+    }
 
-        let mut commit = TopicPartitionList::new();
-        for (partition, next) in next_offsets {
-            if assigned.contains(&partition) {
-                commit.add_partition_offset(&config.topics.raw, partition, Offset::Offset(next))?;
-            }
+    fn close_targets<'c>(&self, consumer: &'c StreamConsumer<FilterContext>) -> CloseTargets<'c>
+    where
+        'a: 'c,
+    {
+        let topics = &self.filter.config.topics;
+        CloseTargets {
+            consumer,
+            producer: self.producer,
+            reports_topic: topics.reports.clone(),
+            raw_topic: topics.raw.clone(),
+            metrics: self.metrics.clone(),
         }
-        if commit.count() > 0 {
-            let mode = if final_batch {
-                CommitMode::Sync
-            } else {
-                CommitMode::Async
-            };
-            if let Err(error) = consumer.commit(&commit, mode) {
-                tracing::warn!(%error, "offset commit failed; the batch may be redelivered");
-            }
-        }
-        let interval = Duration::from_millis(config.batch_interval_ms);
-        self.metrics.batch_closed(processing.as_secs_f64());
-        if processing > interval {
-            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
-                processing_ms = report.processing_ms, interval_ms = config.batch_interval_ms,
+    }
+
+    /// Warnings and the debug log of a batch whose close finished.
+    fn after_close(&mut self, closed: &ClosedBatch) {
+        let interval_ms = self.filter.config.batch_interval_ms;
+        let processing_ms = closed.processing.as_secs_f64() * 1000.0;
+        if closed.processing > Duration::from_millis(interval_ms) {
+            tracing::warn!(replica = %self.filter.replica, batch_time = %closed.batch_time,
+                processing_ms, interval_ms,
                 "batch processing took longer than the batch interval: the input is faster than this replica can process it; add replicas (up to the partition count) or lengthen the interval");
         }
-        if let Some(batches) = self.lag_trend.observe(report.lag, records_read) {
-            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
-                lag = report.lag, batches, partitions = ?assigned,
+        if let Some(batches) = self.lag_trend.observe(closed.lag, closed.records_read) {
+            tracing::warn!(replica = %self.filter.replica, batch_time = %closed.batch_time,
+                lag = closed.lag, batches, partitions = ?closed.partitions,
                 "consumer lag has grown {batches} batches in a row: the input is faster than this replica processes it, so it falls further behind; add replicas (up to the partition count)");
         }
-        tracing::debug!(batch_time = %report.batch_time, posts_in = report.posts_in,
-            matched = report.matched_posts, partitions = ?assigned,
-            committed_after_ms = (Utc::now() - report.batch_time).num_milliseconds(),
+        tracing::debug!(batch_time = %closed.batch_time, posts_in = closed.posts_in,
+            matched = closed.matched_posts, partitions = ?closed.partitions,
+            committed_after_ms = (Utc::now() - closed.batch_time).num_milliseconds(),
             "batch closed");
-        self.busy = Duration::ZERO;
-        Ok(())
     }
 
     /// Re-subscribes, with a warning, when the group has not given this
