@@ -508,6 +508,22 @@ pub async fn partition_count(
     partition_count_with(&consumer, topic).await
 }
 
+/// The partition count of each of `topics`, one metadata request each
+/// through an existing `client`. Blocking (up to 5 s a request): call it
+/// from a blocking thread. A topic listed without partitions is left out.
+pub fn current_partition_counts(
+    client: &BaseConsumer,
+    topics: &[String],
+) -> anyhow::Result<BTreeMap<String, i32>> {
+    let mut counts = BTreeMap::new();
+    for topic in topics {
+        if let Some(n) = client.partitions_of(topic)? {
+            counts.insert(topic.clone(), n);
+        }
+    }
+    Ok(counts)
+}
+
 async fn partition_count_with<C>(client: &C, topic: &str) -> anyhow::Result<i32>
 where
     C: MetadataSource,

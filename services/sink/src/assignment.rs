@@ -31,17 +31,29 @@ impl Assignment {
         service: &str,
         topics: &[&str],
     ) -> anyhow::Result<usize> {
-        let mut added = TopicPartitionList::new();
-        let mut counts = Vec::with_capacity(topics.len());
+        let mut counts = BTreeMap::new();
         for &topic in topics {
             let count = kafka::partition_count(settings, service, topic).await?;
+            counts.insert(topic.to_string(), count);
+        }
+        self.extend_to(consumer, &counts)
+    }
+
+    /// [`Assignment::extend`] with counts already looked up (no I/O here):
+    /// adds the partitions of each topic in `counts` beyond those assigned.
+    pub fn extend_to<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
+        &mut self,
+        consumer: &C,
+        counts: &BTreeMap<String, i32>,
+    ) -> anyhow::Result<usize> {
+        let mut added = TopicPartitionList::new();
+        for (topic, &count) in counts {
             let from = self.assigned.get(topic).copied().unwrap_or(0);
             for partition in from..count {
                 added
                     .add_partition_offset(topic, partition, Offset::Stored)
                     .with_context(|| format!("adding {topic}/{partition}"))?;
             }
-            counts.push((topic, count));
         }
         if added.count() == 0 {
             return Ok(0);
@@ -49,8 +61,9 @@ impl Assignment {
         consumer
             .incremental_assign(&added)
             .context("assigning partitions")?;
-        for (topic, count) in counts {
-            self.assigned.insert(topic.to_string(), count);
+        for (topic, &count) in counts {
+            let assigned = self.assigned.entry(topic.clone()).or_insert(0);
+            *assigned = (*assigned).max(count);
         }
         let names: Vec<String> = added
             .elements()

@@ -17,6 +17,7 @@ pub mod print;
 pub mod retry;
 pub mod service;
 pub mod store;
+pub mod topology;
 
 pub use config::SinkConfig;
 pub use service::Sink;

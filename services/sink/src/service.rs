@@ -29,6 +29,7 @@ use crate::offsets::{OffsetTracker, Receipt};
 use crate::outputs::Outputs;
 use crate::retry::Retry;
 use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::topology::{self, PartitionCounts};
 
 const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);
@@ -147,6 +148,22 @@ impl Sink {
             .extend(&consumer, &config.kafka, SERVICE, &read_topics)
             .await?;
         tracing::info!(group = %config.group, partitions = partition_count, "sink started");
+        let stop_watch = CancellationToken::new();
+        let _stop_watch = stop_watch.clone().drop_guard();
+        let mut counts = topology::watch_partition_counts(
+            &config.kafka,
+            SERVICE,
+            [
+                topics.raw.as_str(),
+                topics.matched.as_str(),
+                topics.reports.as_str(),
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            METADATA_REFRESH,
+            stop_watch,
+        )?;
+        let mut watching_counts = true;
 
         let mut merger = Merger::new(
             partition_count,
@@ -159,13 +176,20 @@ impl Sink {
         let mut done = Vec::new();
         let mut retry = Retry::new(config.store_retry_initial_ms, config.store_retry_max_ms);
         let mut tick = tokio::time::interval(TICK);
-        let mut last_refresh = tokio::time::Instant::now();
         let mut last_lag = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
+                changed = counts.changed(), if watching_counts => match changed {
+                    Ok(()) => {
+                        let latest = counts.borrow_and_update().clone();
+                        partition_count = apply_counts(&consumer, &latest, &topics.raw,
+                            partition_count, &mut merger, &mut assignment);
+                    }
+                    Err(_) => watching_counts = false,
+                },
                 message = consumer.recv() => match message {
                     Ok(message) => accept(config, metrics, &message, &mut merger, &mut tracker),
                     Err(error) => tracing::warn!(%error, "consumer error; retrying"),
@@ -214,27 +238,6 @@ impl Sink {
                     context.lag.export(&assignment, metrics);
                 }
             }
-            if last_refresh.elapsed() >= METADATA_REFRESH {
-                last_refresh = tokio::time::Instant::now();
-                match kafka::partition_count(&config.kafka, SERVICE, &topics.raw).await {
-                    Ok(n) if n != partition_count => {
-                        tracing::info!(partitions = n, "posts.raw partition count changed");
-                        partition_count = n;
-                        merger.set_partition_count(n);
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "cannot refresh the partition count"),
-                }
-                if let Err(error) = assignment
-                    .extend(&consumer, &config.kafka, SERVICE, &read_topics)
-                    .await
-                {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "cannot look for new partitions"
-                    );
-                }
-            }
         }
         // Complete blocks only: an incomplete batch is left uncommitted and
         // will be merged again by the next sink run.
@@ -266,6 +269,36 @@ impl Sink {
             self.dashboard.block_output(&block);
         }
     }
+}
+
+/// Applies looked-up partition counts: a grown `posts.raw` changes what a
+/// complete batch must cover, and new partitions of the read topics are
+/// assigned. Returns the `posts.raw` partition count now in force.
+fn apply_counts(
+    consumer: &StreamConsumer<SinkContext>,
+    counts: &PartitionCounts,
+    raw_topic: &str,
+    partition_count: i32,
+    merger: &mut Merger,
+    assignment: &mut Assignment,
+) -> i32 {
+    let mut in_force = partition_count;
+    if let Some(&n) = counts.get(raw_topic)
+        && n != partition_count
+    {
+        tracing::info!(partitions = n, "posts.raw partition count changed");
+        merger.set_partition_count(n);
+        in_force = n;
+    }
+    let read: PartitionCounts = counts
+        .iter()
+        .filter(|(topic, _)| topic.as_str() != raw_topic)
+        .map(|(topic, &n)| (topic.clone(), n))
+        .collect();
+    if let Err(error) = assignment.extend_to(consumer, &read) {
+        tracing::warn!(error = format!("{error:#}"), "cannot assign new partitions");
+    }
+    in_force
 }
 
 /// Keeps the consumer's statistics (for lag). No rebalance callbacks: the
