@@ -244,25 +244,35 @@ fn wait_for_assignment(brokers: &str, reports: &str, replicas: usize) -> anyhow:
     }
 }
 
-/// A thread reading new lines of the sink's JSON-lines file every 5 ms.
+/// Two threads: one reads what the sink appended to its JSON-lines file
+/// every 5 ms and stamps it with the time it was read, one parses it. A
+/// single thread parsing between reads (~25,000 lines a block) stamped the
+/// rest of a block read in two parts up to tens of ms late.
 struct Tail {
     stop: Arc<AtomicBool>,
     lines: Arc<Samples>,
-    thread: JoinHandle<anyhow::Result<()>>,
+    reader: JoinHandle<anyhow::Result<()>>,
+    parser: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Tail {
     fn start(path: PathBuf) -> Tail {
         let stop = Arc::new(AtomicBool::new(false));
         let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let thread = {
-            let (stop, lines) = (stop.clone(), lines.clone());
-            std::thread::spawn(move || tail(&path, &stop, &lines))
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let reader = {
+            let stop = stop.clone();
+            std::thread::spawn(move || read_appended(&path, &stop, &sender))
+        };
+        let parser = {
+            let lines = lines.clone();
+            std::thread::spawn(move || parse_lines(&receiver, &lines))
         };
         Tail {
             stop,
             lines,
-            thread,
+            reader,
+            parser,
         }
     }
 
@@ -274,9 +284,12 @@ impl Tail {
     /// (raw, after close) latency of every line, ms.
     fn stop(self) -> anyhow::Result<Vec<(f64, f64)>> {
         self.stop.store(true, Ordering::Relaxed);
-        match self.thread.join() {
-            Ok(result) => result?,
-            Err(_) => bail!("the tail thread panicked"),
+        // The reader drops its sender when it ends, which ends the parser.
+        for thread in [self.reader, self.parser] {
+            match thread.join() {
+                Ok(result) => result?,
+                Err(_) => bail!("a tail thread panicked"),
+            }
         }
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         Ok(std::mem::take(&mut *lines))
@@ -285,17 +298,21 @@ impl Tail {
 
 type Samples = std::sync::Mutex<Vec<(f64, f64)>>;
 
-fn tail(path: &Path, stop: &AtomicBool, samples: &Samples) -> anyhow::Result<()> {
+/// Reads what was appended to `path` every 5 ms and sends it with the time
+/// it was read (ms since the epoch).
+fn read_appended(
+    path: &Path,
+    stop: &AtomicBool,
+    chunks: &std::sync::mpsc::Sender<(f64, Vec<u8>)>,
+) -> anyhow::Result<()> {
     let mut position = 0u64;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(5));
         let Ok(mut file) = File::open(path) else {
             continue;
         };
         file.seek(SeekFrom::Start(position))?;
-        chunk.clear();
+        let mut chunk = Vec::new();
         let read = file
             .read_to_end(&mut chunk)
             .context("reading the sink's output")?;
@@ -304,6 +321,21 @@ fn tail(path: &Path, stop: &AtomicBool, samples: &Samples) -> anyhow::Result<()>
         }
         let read_ms = now_ms();
         position += read as u64;
+        if chunks.send((read_ms, chunk)).is_err() {
+            bail!("the parser thread ended early");
+        }
+    }
+    Ok(())
+}
+
+/// Parses the chunks into (raw, after close) latencies: a line's latency
+/// counts to the time the chunk holding its end was read.
+fn parse_lines(
+    chunks: &std::sync::mpsc::Receiver<(f64, Vec<u8>)>,
+    samples: &Samples,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<u8> = Vec::new();
+    for (read_ms, chunk) in chunks {
         pending.extend_from_slice(&chunk);
         let Some(end) = pending.iter().rposition(|&b| b == b'\n') else {
             continue;

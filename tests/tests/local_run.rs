@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use weibostream_tests::{wait_until, workspace_root};
+use weibostream_tests::workspace_root;
 
 fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<String>>) {
     std::thread::spawn(move || {
@@ -65,13 +65,33 @@ fn the_readme_run_command_prints_blocks_and_stops_cleanly_on_sigterm() {
     );
     collect(child.stdout.take().unwrap(), stdout.clone());
     collect(child.stderr.take().unwrap(), stderr.clone());
+    // run.sh first builds the services, which takes minutes when anything
+    // changed; the waits below count from when the broker is up.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while !stderr.lock().unwrap().contains("[run] broker (Tansu) on ") {
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "run.sh did not start the broker:\n{}",
+            stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let started = Instant::now();
 
     // A block header, and a matched post of the sample rule under it.
-    wait_until(Duration::from_secs(90), || {
-        let out = stdout.lock().unwrap();
-        out.contains("\nTime: ") && out.contains("[ccb-rise") && out.contains(" posts in, ")
-    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = stdout.lock().unwrap().clone();
+        if out.contains("\nTime: ") && out.contains("[ccb-rise") && out.contains(" posts in, ") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no block with a ccb-rise match within 90 s of the broker start\nstdout:\n{out}\nstderr:\n{}",
+            stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let elapsed = started.elapsed();
     if elapsed < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_secs(20) - elapsed);
@@ -84,9 +104,8 @@ fn the_readme_run_command_prints_blocks_and_stops_cleanly_on_sigterm() {
         "{out}"
     );
 
-    // The wait above counts from spawning run.sh, whose build step can take
-    // longer than 20 s; the first block can then come before the later
-    // replicas finished joining (~3 s), so their assignment is waited for.
+    // The first block can come before the later replicas finished joining
+    // (~3 s), so their assignment is waited for.
     let assigned = |log: &str, replica: &str| {
         log.lines().any(|l| {
             l.contains("partitions assigned")
