@@ -73,6 +73,12 @@ pub struct KafkaSettings {
     pub compression: String,
     /// Producer `linger.ms`: how long to wait to fill a batch.
     pub linger_ms: u32,
+    /// Producer `queue.buffering.max.kbytes`: the most a producer holds
+    /// before the broker acknowledged it; when it is full the service waits
+    /// (backpressure) instead of buffering more (librdkafka's default is
+    /// 1 GiB). On the local broker 16 MiB held a filter near 100 MB peak RSS
+    /// but cut its speed and the collector's by 15-30 %; 64 MiB does not.
+    pub producer_queue_max_kb: u32,
     /// Static group membership (`group.instance.id`): a stable id per
     /// replica (e.g. its pod name) lets it restart within the session timeout
     /// without a rebalance. Unset: dynamic membership.
@@ -111,6 +117,7 @@ impl Default for KafkaSettings {
             startup_timeout_ms: 30_000,
             compression: "lz4".into(),
             linger_ms: 5,
+            producer_queue_max_kb: 65_536,
             fetch_wait_max_ms: 20,
             consumer_queue_max_kb: 16_384,
             fetch_max_kb: 4_096,
@@ -164,6 +171,12 @@ impl KafkaSettings {
                 2_097_151,
             ),
             ("fetch_max_kb", self.fetch_max_kb, 1_024, 2_097_151),
+            (
+                "producer_queue_max_kb",
+                self.producer_queue_max_kb,
+                1_024,
+                2_097_151,
+            ),
             (
                 "partition_fetch_max_kb",
                 self.partition_fetch_max_kb,
@@ -340,6 +353,10 @@ impl KafkaSettings {
             .set("acks", "all")
             .set("compression.type", &self.compression)
             .set("linger.ms", self.linger_ms.to_string())
+            .set(
+                "queue.buffering.max.kbytes",
+                self.producer_queue_max_kb.to_string(),
+            )
             .set("message.timeout.ms", "300000");
         self.passthrough(config)
     }
