@@ -29,15 +29,17 @@ echo "== tests" >&2
 # cargo-nextest (on every machine of this kind) runs the test binaries side
 # by side with the limits in .config/nextest.toml; plain cargo test otherwise.
 if cargo nextest --version >/dev/null 2>&1; then
-  # local_run (the README's run command as real processes) fails under
-  # nextest, reproducibly, and passes under cargo test: two of the three
-  # filter replicas never join their group. Cause not found yet; it runs
-  # under cargo test until it is.
+  # local_run (the README's run command as real processes) once failed
+  # under nextest, 3 of 3 times, with two filter replicas never joining;
+  # later the same symptom under cargo test was traced to the test's own
+  # wait racing run.sh's build step (fixed). Not retried under nextest yet,
+  # so it still runs on its own, under cargo test.
   cargo nextest run --release --workspace -E 'not binary(local_run)'
   # --workspace, not -p: features are resolved per selected package set, and
   # `-p weibostream-tests` alone rebuilt serde, tokio and everything above them.
   cargo test --release --workspace --test local_run
-  cargo test --release --workspace --doc
+  # No `cargo test --doc`: every library sets `doctest = false` (there are
+  # no doctests; the step compiled for a minute to run none).
 else
   cargo test --release --workspace
 fi
