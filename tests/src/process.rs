@@ -97,10 +97,26 @@ impl ServiceProcess {
     }
 }
 
+/// Lines of a service's log a failing test prints.
+const LOG_TAIL_LINES: usize = 80;
+
 impl Drop for ServiceProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The log lives in the test's temporary directory, gone once the
+        // test ends: a failure (often a flaky one) must carry it.
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+            eprintln!(
+                "---- last {} lines of {} ----\n{}",
+                tail.len(),
+                self.log.display(),
+                tail.join("\n")
+            );
+        }
     }
 }
 

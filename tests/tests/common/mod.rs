@@ -16,23 +16,30 @@ pub struct Setup {
     pub topics: Topics,
     pub group: String,
     pub dir: tempfile::TempDir,
+    /// The rules file every replica reads, written once: rewriting it for
+    /// each replica truncated it while an earlier replica was reading it,
+    /// and that replica exited with "no rules defined" (a flaky failure).
+    rules: std::path::PathBuf,
 }
 
 impl Setup {
     pub fn new() -> Setup {
         let broker = Broker::start();
         let kafka = broker.kafka();
+        let dir = tempfile::tempdir().unwrap();
+        let rules = write_rules(dir.path(), &[("ccb-rise", "建设银行 AND 涨")]);
         Setup {
             broker,
             kafka,
             topics: unique_topics(),
             group: unique("filter"),
-            dir: tempfile::tempdir().unwrap(),
+            dir,
+            rules,
         }
     }
 
     pub fn rules(&self) -> std::path::PathBuf {
-        write_rules(self.dir.path(), &[("ccb-rise", "建设银行 AND 涨")])
+        self.rules.clone()
     }
 
     pub fn path(&self, name: &str) -> std::path::PathBuf {
