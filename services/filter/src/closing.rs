@@ -6,12 +6,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
-use weibostream_shared::{BatchReport, kafka};
+use std::sync::Arc;
 
+use rdkafka::producer::BaseRecord;
+use rdkafka::{Offset, TopicPartitionList};
+use weibostream_shared::BatchReport;
+
+use crate::acks::{self, AckProducer, BatchAcks};
 use crate::metrics::FilterMetrics;
 use crate::service::FilterContext;
 
@@ -19,8 +21,8 @@ use crate::service::FilterContext;
 pub(crate) struct ClosingBatch {
     /// The report, complete but for `processing_ms`.
     pub report: BatchReport,
-    /// Deliveries of the batch's matched and dead-lettered records.
-    pub deliveries: Vec<DeliveryFuture>,
+    /// Acknowledgements of the batch's matched and dead-lettered records.
+    pub acks: Arc<BatchAcks>,
     /// Offsets to commit: per partition read, the offset after the last record.
     pub next_offsets: Vec<(i32, i64)>,
     /// Records the batch read (good and dead-lettered).
@@ -36,20 +38,12 @@ pub(crate) struct ClosingBatch {
 /// What a finished close tells the run loop.
 #[derive(Debug)]
 pub(crate) struct ClosedBatch {
-    /// End of the batch.
-    pub batch_time: DateTime<Utc>,
+    /// The report published.
+    pub report: BatchReport,
     /// Handling plus closing time.
     pub processing: Duration,
-    /// Total lag of the replica's partitions at the batch end.
-    pub lag: Option<u64>,
-    /// Records the batch read.
+    /// Records the batch read (good and dead-lettered).
     pub records_read: u64,
-    /// Posts read and matched, for the debug log.
-    pub posts_in: u64,
-    /// Posts matched.
-    pub matched_posts: u64,
-    /// Partitions the report covers.
-    pub partitions: Vec<i32>,
 }
 
 /// Where a close publishes and commits.
@@ -57,7 +51,7 @@ pub(crate) struct CloseTargets<'a> {
     /// The replica's consumer (for the assignment and the commit).
     pub consumer: &'a StreamConsumer<FilterContext>,
     /// The replica's producer.
-    pub producer: &'a FutureProducer,
+    pub producer: &'a AckProducer,
     /// The reports topic.
     pub reports_topic: String,
     /// The raw topic, whose offsets are committed.
@@ -73,24 +67,22 @@ impl ClosingBatch {
     /// an error: nothing is committed and the service stops, so the batch is
     /// read again by whoever takes the partitions.
     pub async fn finish(mut self, to: CloseTargets<'_>) -> anyhow::Result<ClosedBatch> {
-        kafka::await_deliveries(std::mem::take(&mut self.deliveries)).await?;
+        self.acks.settled().await?;
         let processing = self.busy + self.ended.elapsed();
         self.report.processing_ms = processing.as_secs_f64() * 1000.0;
         let payload = serde_json::to_vec(&self.report).context("encoding the batch report")?;
-        let record = FutureRecord::to(&to.reports_topic)
+        let report_acks = BatchAcks::new();
+        let record = BaseRecord::with_opaque_to(&to.reports_topic, report_acks.clone())
             .key(self.report.replica.as_str())
             .payload(&payload);
-        kafka::await_deliveries(vec![kafka::enqueue(to.producer, record).await?]).await?;
+        acks::send(to.producer, record).await?;
+        report_acks.settled().await?;
         self.commit(&to)?;
         to.metrics.batch_closed(processing.as_secs_f64());
         Ok(ClosedBatch {
-            batch_time: self.report.batch_time,
+            report: self.report,
             processing,
-            lag: self.report.lag,
             records_read: self.records_read,
-            posts_in: self.report.posts_in,
-            matched_posts: self.report.matched_posts,
-            partitions: self.report.covered_partitions().collect(),
         })
     }
 

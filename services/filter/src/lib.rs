@@ -3,6 +3,7 @@
 //! against the keyword rules, and publish matches plus one report per batch.
 //! Offsets are committed only after the broker acknowledged both.
 
+mod acks;
 pub mod analysis;
 pub mod batch;
 pub mod classify;

@@ -3,61 +3,80 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rdkafka::message::{Header, OwnedHeaders};
-use serde::Serialize;
 
 use crate::decode::Rejected;
 
-#[derive(Serialize)]
-struct MatchedHeader<'a> {
-    batch_time: &'a DateTime<Utc>,
-    replica: &'a str,
-    rules: &'a [&'a str],
-    partition: i32,
-    offset: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    probability: Option<f64>,
+/// Encodes `posts.matched` records: the fields of `MatchedPost` with `post`
+/// set to the raw JSON the collector wrote, so the post is not re-encoded.
+///
+/// What is the same for a whole batch (its time, the replica, each rule's
+/// id as a JSON string) is encoded once when the batch starts: formatting
+/// the batch time per record was most of the cost of encoding one.
+#[derive(Debug, Clone)]
+pub struct MatchedEncoder {
+    /// `{"batch_time":"…","replica":"…"`.
+    prefix: Vec<u8>,
+    /// Each rule's id, JSON-encoded, by rule index.
+    rule_ids: Vec<String>,
 }
 
-/// Where a matched post came from and what it matched.
-#[derive(Debug, Clone, Copy)]
-pub struct MatchInfo<'a> {
-    /// End of the batch.
-    pub batch_time: &'a DateTime<Utc>,
-    /// The replica id.
-    pub replica: &'a str,
-    /// Ids of the rules matched.
-    pub rules: &'a [&'a str],
-    /// Source partition.
-    pub partition: i32,
-    /// Source offset.
-    pub offset: i64,
-    /// The classifier's label and its probability, if the post was classified.
-    pub label: Option<(&'a str, f64)>,
-}
-
-/// A `posts.matched` record: the fields of `MatchedPost` with `post` set to the
-/// raw JSON the collector wrote, so the post is not re-encoded.
-pub fn matched_record(info: &MatchInfo<'_>, raw_post: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let header = MatchedHeader {
-        batch_time: info.batch_time,
-        replica: info.replica,
-        rules: info.rules,
-        partition: info.partition,
-        offset: info.offset,
-        label: info.label.map(|(label, _)| label),
-        // Rounded: six decimals are plenty and keep records short.
-        probability: info.label.map(|(_, p)| (p * 1e6).round() / 1e6),
-    };
-    // Serializing plain strings and numbers into a Vec cannot fail.
-    if serde_json::to_writer(&mut *out, &header).is_ok() {
-        out.pop();
+impl MatchedEncoder {
+    /// The encoder of one batch's matched records.
+    pub fn new<'r>(
+        batch_time: &DateTime<Utc>,
+        replica: &str,
+        rule_ids: impl IntoIterator<Item = &'r str>,
+    ) -> Self {
+        let mut prefix = br#"{"batch_time":"#.to_vec();
+        // Strings and a timestamp always serialize into a Vec.
+        let _ = serde_json::to_writer(&mut prefix, batch_time);
+        prefix.extend_from_slice(br#","replica":"#);
+        let _ = serde_json::to_writer(&mut prefix, replica);
+        let rule_ids = rule_ids
+            .into_iter()
+            .map(|id| serde_json::to_string(id).unwrap_or_default())
+            .collect();
+        MatchedEncoder { prefix, rule_ids }
     }
-    out.extend_from_slice(br#","post":"#);
-    out.extend_from_slice(raw_post);
-    out.push(b'}');
+
+    /// Writes into `out` (cleared first) the record of a post read at
+    /// `partition`/`offset` that matched the rules at the indexes in
+    /// `matched`; `label` is the classifier's label and its probability.
+    pub fn encode(
+        &self,
+        matched: &[usize],
+        partition: i32,
+        offset: i64,
+        label: Option<(&str, f64)>,
+        raw_post: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(br#","rules":["#);
+        let ids = matched.iter().filter_map(|&i| self.rule_ids.get(i));
+        for (n, id) in ids.enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(id.as_bytes());
+        }
+        let mut number = itoa::Buffer::new();
+        out.extend_from_slice(br#"],"partition":"#);
+        out.extend_from_slice(number.format(partition).as_bytes());
+        out.extend_from_slice(br#","offset":"#);
+        out.extend_from_slice(number.format(offset).as_bytes());
+        if let Some((label, probability)) = label {
+            out.extend_from_slice(br#","label":"#);
+            let _ = serde_json::to_writer(&mut *out, label);
+            out.extend_from_slice(br#","probability":"#);
+            // Rounded: six decimals are plenty and keep records short.
+            let _ = serde_json::to_writer(&mut *out, &((probability * 1e6).round() / 1e6));
+        }
+        out.extend_from_slice(br#","post":"#);
+        out.extend_from_slice(raw_post);
+        out.push(b'}');
+    }
 }
 
 /// Headers of a dead-letter record: why, where from, and when.
@@ -111,32 +130,50 @@ mod tests {
     use crate::decode::DeadLetterReason;
 
     #[test]
-    fn matched_record_decodes_as_matched_post() {
+    fn matched_records_decode_as_matched_posts() {
         let raw = br#"{"id":"weibo:1","source":"weibo","text":"t","created_at":"2015-01-21T10:50:05Z","author":{"id":"7","name":"n"},"collected_at":"2015-01-21T10:50:06Z"}"#;
         let time = "2015-01-21T10:50:10Z".parse().unwrap();
+        let encoder = MatchedEncoder::new(&time, "r\"1", ["a", "b\\", "c"]);
         let mut out = Vec::new();
-        let mut info = MatchInfo {
-            batch_time: &time,
-            replica: "r\"1",
-            rules: &["a", "b"],
-            partition: 2,
-            offset: 99,
-            label: None,
-        };
-        matched_record(&info, raw, &mut out);
+        encoder.encode(&[0, 1], 2, 99, None, raw, &mut out);
         assert!(!String::from_utf8_lossy(&out).contains("label"));
         let matched: MatchedPost = serde_json::from_slice(&out).unwrap();
         assert_eq!((matched.label, matched.probability), (None, None));
-        info.label = Some(("negative", 0.912_345_678));
-        matched_record(&info, raw, &mut out);
-        let labelled: MatchedPost = serde_json::from_slice(&out).unwrap();
-        assert_eq!(labelled.label.as_deref(), Some("negative"));
-        assert_eq!(labelled.probability, Some(0.912_346));
-        assert_eq!(matched.rules, vec!["a", "b"]);
+        assert_eq!(matched.rules, vec!["a", "b\\"]);
         assert_eq!(matched.replica, "r\"1");
         assert_eq!((matched.partition, matched.offset), (2, 99));
         assert_eq!(matched.post.id, "weibo:1");
         assert_eq!(matched.batch_time, time);
+
+        encoder.encode(
+            &[2],
+            -1,
+            i64::MAX,
+            Some(("negative", 0.912_345_678)),
+            raw,
+            &mut out,
+        );
+        let labelled: MatchedPost = serde_json::from_slice(&out).unwrap();
+        assert_eq!(labelled.rules, vec!["c"]);
+        assert_eq!((labelled.partition, labelled.offset), (-1, i64::MAX));
+        assert_eq!(labelled.label.as_deref(), Some("negative"));
+        assert_eq!(labelled.probability, Some(0.912_346));
+    }
+
+    #[test]
+    fn a_batch_time_with_a_fraction_keeps_it() {
+        let time: DateTime<Utc> = "2015-01-21T10:50:10.250Z".parse().unwrap();
+        let mut out = Vec::new();
+        MatchedEncoder::new(&time, "r", ["a"]).encode(&[0], 0, 0, None, b"{}", &mut out);
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            value["batch_time"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap(),
+            time
+        );
     }
 
     #[test]

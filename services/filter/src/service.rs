@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use prometheus_client::registry::Registry;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::{ClientContext, Statistics};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
@@ -18,6 +18,7 @@ use weibostream_shared::kafka;
 use weibostream_shared::stats::{ClientStats, STATS_INTERVAL_MS};
 
 use crate::FilterConfig;
+use crate::acks::{AckContext, AckProducer};
 use crate::classify::Classifier;
 use crate::metrics::FilterMetrics;
 use crate::reload::{ActiveRules, ReloadHandle, RulesError, RulesWatcher};
@@ -225,10 +226,10 @@ impl Filter {
             .create_with_context(context)
             .context("creating the consumer")?;
         consumer.subscribe(&[&topics.raw]).context("subscribing")?;
-        let producer: FutureProducer = config
+        let producer: AckProducer = config
             .kafka
             .producer_config(SERVICE)
-            .create()
+            .create_with_context(AckContext)
             .context("creating the producer")?;
         tracing::info!(replica = %self.replica, group = %config.group, topic = %topics.raw,
             rules = self.rules.rules.len(), interval_ms = config.batch_interval_ms,

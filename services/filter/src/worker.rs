@@ -10,17 +10,18 @@ use chrono::Utc;
 use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::consumer::{Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
+use std::sync::Arc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::kafka;
 
+use crate::acks::{self, AckProducer, BatchAcks};
 use crate::analysis::PostAnalyzer;
 use crate::batch::{OpenBatch, batch_end};
 use crate::closing::{CloseTargets, ClosedBatch, ClosingBatch};
 use crate::decode::decode_post;
 use crate::metrics::{FilterMetrics, LagTrend};
-use crate::output::{MatchInfo, dead_letter_headers, matched_record};
+use crate::output::{MatchedEncoder, dead_letter_headers};
 use crate::reload::ActiveRules;
 use crate::rules::MatchScratch;
 use crate::service::{Filter, FilterContext};
@@ -37,15 +38,18 @@ const JOIN_RETRY_AFTER: Duration = Duration::from_secs(15);
 /// State of the loop: the replica, reusable buffers and the producer.
 pub(crate) struct Worker<'a> {
     filter: Filter,
-    producer: &'a FutureProducer,
+    producer: &'a AckProducer,
     rule_ids: Vec<String>,
     scratch: MatchScratch,
     matched: Vec<usize>,
     analyzer: PostAnalyzer,
     /// Reloaded rules waiting for the next batch boundary.
     staged: Option<ActiveRules>,
+    /// Encodes the open batch's matched records.
+    encoder: MatchedEncoder,
     out: Vec<u8>,
-    deliveries: Vec<DeliveryFuture>,
+    /// Acknowledgements of the open batch's records.
+    acks: Arc<BatchAcks>,
     busy: Duration,
     metrics: FilterMetrics,
     lag_trend: LagTrend,
@@ -54,11 +58,7 @@ pub(crate) struct Worker<'a> {
 }
 
 impl<'a> Worker<'a> {
-    pub(crate) fn new(
-        filter: Filter,
-        producer: &'a FutureProducer,
-        metrics: FilterMetrics,
-    ) -> Self {
+    pub(crate) fn new(filter: Filter, producer: &'a AckProducer, metrics: FilterMetrics) -> Self {
         let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
         Worker {
             rule_ids: filter.rules.rules.ids().map(str::to_string).collect(),
@@ -68,8 +68,9 @@ impl<'a> Worker<'a> {
             matched: Vec::new(),
             analyzer,
             staged: None,
+            encoder: MatchedEncoder::new(&Utc::now(), "", []),
             out: Vec::with_capacity(4096),
-            deliveries: Vec::new(),
+            acks: BatchAcks::new(),
             busy: Duration::ZERO,
             metrics,
             lag_trend: LagTrend::default(),
@@ -99,6 +100,11 @@ impl<'a> Worker<'a> {
             let wait = (end - now).to_std().unwrap_or(Duration::ZERO);
             let deadline = tokio::time::Instant::now() + wait;
             let mut batch = OpenBatch::new(end, self.rule_ids.len());
+            self.encoder = MatchedEncoder::new(
+                &end,
+                &self.filter.replica,
+                self.rule_ids.iter().map(String::as_str),
+            );
             self.analyzer.start_batch(self.rule_ids.len());
             let batch_over = tokio::time::sleep_until(deadline);
             tokio::pin!(batch_over);
@@ -245,30 +251,25 @@ impl<'a> Worker<'a> {
                 );
                 batch.post_processed(&self.matched);
                 if !self.matched.is_empty() {
-                    let rules: Vec<&str> = self
-                        .matched
-                        .iter()
-                        .filter_map(|&i| self.rule_ids.get(i).map(String::as_str))
-                        .collect();
                     let label = verdict.and_then(|v| {
                         self.analyzer
                             .label_name(&v)
                             .map(|name| (name, v.probability))
                     });
-                    let info = MatchInfo {
-                        batch_time: &batch.batch_time(),
-                        replica: &self.filter.replica,
-                        rules: &rules,
+                    let payload = message.payload().unwrap_or_default();
+                    self.encoder.encode(
+                        &self.matched,
                         partition,
                         offset,
                         label,
-                    };
-                    matched_record(&info, message.payload().unwrap_or_default(), &mut self.out);
-                    let record = FutureRecord::to(&config.topics.matched)
-                        .key(&*post.id)
-                        .payload(&self.out);
-                    self.deliveries
-                        .push(kafka::enqueue(self.producer, record).await?);
+                        payload,
+                        &mut self.out,
+                    );
+                    let record =
+                        BaseRecord::with_opaque_to(&config.topics.matched, self.acks.clone())
+                            .key(&*post.id)
+                            .payload(&self.out);
+                    acks::send(self.producer, record).await?;
                 }
             }
             Err(rejected) => {
@@ -283,15 +284,15 @@ impl<'a> Worker<'a> {
                     offset,
                     &self.filter.replica,
                 );
-                let mut record = FutureRecord::to(&config.topics.dlq).headers(headers);
+                let mut record = BaseRecord::with_opaque_to(&config.topics.dlq, self.acks.clone())
+                    .headers(headers);
                 if let Some(payload) = message.payload() {
                     record = record.payload(payload);
                 }
                 if let Some(key) = message.key() {
                     record = record.key(key);
                 }
-                self.deliveries
-                    .push(kafka::enqueue(self.producer, record).await?);
+                acks::send(self.producer, record).await?;
             }
         }
         Ok(())
@@ -357,7 +358,7 @@ impl<'a> Worker<'a> {
         let busy = std::mem::take(&mut self.busy);
         Some(ClosingBatch {
             report,
-            deliveries: std::mem::take(&mut self.deliveries),
+            acks: std::mem::replace(&mut self.acks, BatchAcks::new()),
             next_offsets,
             records_read,
             busy,
@@ -382,21 +383,23 @@ impl<'a> Worker<'a> {
 
     /// Warnings and the debug log of a batch whose close finished.
     fn after_close(&mut self, closed: &ClosedBatch) {
+        let report = &closed.report;
         let interval_ms = self.filter.config.batch_interval_ms;
         let processing_ms = closed.processing.as_secs_f64() * 1000.0;
+        let partitions: Vec<i32> = report.covered_partitions().collect();
         if closed.processing > Duration::from_millis(interval_ms) {
-            tracing::warn!(replica = %self.filter.replica, batch_time = %closed.batch_time,
+            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
                 processing_ms, interval_ms,
                 "batch processing took longer than the batch interval: the input is faster than this replica can process it; add replicas (up to the partition count) or lengthen the interval");
         }
-        if let Some(batches) = self.lag_trend.observe(closed.lag, closed.records_read) {
-            tracing::warn!(replica = %self.filter.replica, batch_time = %closed.batch_time,
-                lag = closed.lag, batches, partitions = ?closed.partitions,
+        if let Some(batches) = self.lag_trend.observe(report.lag, closed.records_read) {
+            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
+                lag = report.lag, batches, partitions = ?partitions,
                 "consumer lag has grown {batches} batches in a row: the input is faster than this replica processes it, so it falls further behind; add replicas (up to the partition count)");
         }
-        tracing::debug!(batch_time = %closed.batch_time, posts_in = closed.posts_in,
-            matched = closed.matched_posts, partitions = ?closed.partitions,
-            committed_after_ms = (Utc::now() - closed.batch_time).num_milliseconds(),
+        tracing::debug!(batch_time = %report.batch_time, posts_in = report.posts_in,
+            matched = report.matched_posts, partitions = ?partitions,
+            committed_after_ms = (Utc::now() - report.batch_time).num_milliseconds(),
             "batch closed");
     }
 
