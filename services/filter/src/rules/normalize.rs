@@ -25,69 +25,35 @@ pub fn normalize(text: &str, out: &mut String) {
     // kana, Hangul syllables, full-width ASCII) normalize to one known
     // character and never interact with a preceding character, so they are
     // normalization boundaries: the iterator only runs over the stretches in
-    // between. The last such character before a stretch is held back and
-    // starts the stretch, because a combining mark after it may compose with
-    // it. Runs of such characters are copied in bulk.
+    // between. Such a character is held back until the next one is seen,
+    // because a following combining mark may still compose with it; the
+    // stretch then starts at the held character.
     let mut in_space = false;
-    let mut run_start = 0;
-    let mut last_simple: Option<usize> = None;
     let mut slow_start: Option<usize> = None;
+    let mut held: Option<(usize, char)> = None;
     for (i, c) in text.char_indices() {
-        if simple_nfkc(c).is_some() {
-            if let Some(start) = slow_start.take() {
-                push_nfkc(&text[start..i], out, &mut in_space);
-                run_start = i;
+        if let Some(mapped) = simple_nfkc(c) {
+            match slow_start.take() {
+                Some(start) => push_nfkc(&text[start..i], out, &mut in_space),
+                None => {
+                    if let Some((_, prev)) = held {
+                        push_simple(out, prev, &mut in_space);
+                    }
+                }
             }
-            last_simple = Some(i);
+            held = Some((i, mapped));
         } else if slow_start.is_none() {
-            let start = last_simple.filter(|&held| held >= run_start).unwrap_or(i);
-            push_simple_run(&text[run_start..start], out, &mut in_space);
-            slow_start = Some(start);
+            slow_start = Some(held.take().map_or(i, |(start, _)| start));
         }
     }
     match slow_start {
         Some(start) => push_nfkc(&text[start..], out, &mut in_space),
-        None => push_simple_run(&text[run_start..], out, &mut in_space),
-    }
-}
-
-/// Appends a run of characters for which [`simple_nfkc`] is `Some`. Most
-/// runs only need their ASCII lowercased: those are copied whole.
-fn push_simple_run(run: &str, out: &mut String, in_space: &mut bool) {
-    let bytes = run.as_bytes();
-    let Some(&last) = bytes.last() else {
-        return;
-    };
-    // 0xEF leads the full-width forms, the only mapped characters besides
-    // U+3000 (ideographic space); the rest map to themselves.
-    let mapped =
-        bytes.iter().fold(false, |seen, &b| seen | (b == 0xEF)) || run.contains('\u{3000}');
-    let collapses = needs_collapsing(bytes) || (*in_space && bytes[0] == b' ');
-    if mapped || collapses {
-        for c in run.chars() {
-            if let Some(simple) = simple_nfkc(c) {
-                push_simple(out, simple, in_space);
+        None => {
+            if let Some((_, prev)) = held {
+                push_simple(out, prev, &mut in_space);
             }
         }
-        return;
     }
-    let start = out.len();
-    out.push_str(run);
-    out[start..].make_ascii_lowercase();
-    *in_space = last == b' ';
-}
-
-/// True when ASCII whitespace other than single spaces occurs in `bytes`.
-/// Simple enough to vectorize.
-fn needs_collapsing(bytes: &[u8]) -> bool {
-    let other_space = bytes
-        .iter()
-        .fold(false, |seen, &b| seen | matches!(b, b'\t'..=b'\r'));
-    let double_space = bytes
-        .iter()
-        .zip(bytes.iter().skip(1))
-        .fold(false, |seen, (&a, &b)| seen | (a == b' ' && b == b' '));
-    other_space || double_space
 }
 
 /// ASCII fast path. Most posts need no whitespace collapsing (single spaces
@@ -95,7 +61,14 @@ fn needs_collapsing(bytes: &[u8]) -> bool {
 /// are simple enough to vectorize.
 fn normalize_ascii(text: &str, out: &mut String) {
     let bytes = text.as_bytes();
-    if !needs_collapsing(bytes) {
+    let other_space = bytes
+        .iter()
+        .fold(false, |seen, &b| seen | matches!(b, b'\t'..=b'\r'));
+    let double_space = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |seen, (&a, &b)| seen | (a == b' ' && b == b' '));
+    if !other_space && !double_space {
         out.push_str(text);
         out.make_ascii_lowercase();
         return;

@@ -83,12 +83,76 @@ fn simple_characters_are_nfkc_boundaries() {
 #[test]
 fn segmented_nfkc_equals_whole_text_nfkc() {
     let pieces = [
-        "a", "e", "E", "Z", " ", "\t", "\n", "\u{b}", "\u{85}", "\u{a0}", "\u{3000}", "\u{301}",
-        "\u{308}", "\u{327}", "\u{323}", "\u{345}", "é", "Å", "ﬁ", "①", "ⅷ", "Ａ", "ｅ", "，",
-        "！", "～", "建", "设", "银", "行", "か", "が", "\u{3099}", "\u{309a}", "ゝ", "ｶ", "ﾞ", "ﾟ",
-        "ウ", "ー", "・", "한", "가", "\u{1100}", "\u{1161}", "\u{11a8}", "ㄱ", "İ", "ẞ", "Σ", "ς",
-        "ǅ", "𠀀", "😂", "、", "《", "〈", "\u{2329}", "㍿", "ℌ", "\u{fb2c}", "\u{5d1}", "\u{5bc}",
+        "a",
+        "e",
+        "E",
+        "Z",
+        " ",
+        "\t",
+        "\n",
+        "\u{b}",
+        "\u{85}",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{301}",
+        "\u{308}",
+        "\u{327}",
+        "\u{323}",
+        "\u{345}",
+        "é",
+        "Å",
+        "ﬁ",
+        "①",
+        "ⅷ",
+        "Ａ",
+        "ｅ",
+        "，",
+        "！",
+        "～",
+        "建",
+        "设",
+        "银",
+        "行",
+        "か",
+        "が",
+        "\u{3099}",
+        "\u{309a}",
+        "ゝ",
+        "ｶ",
+        "ﾞ",
+        "ﾟ",
+        "ウ",
+        "ー",
+        "・",
+        "한",
+        "가",
+        "\u{1100}",
+        "\u{1161}",
+        "\u{11a8}",
+        "ㄱ",
+        "İ",
+        "ẞ",
+        "Σ",
+        "ς",
+        "ǅ",
+        "𠀀",
+        "😂",
+        "、",
+        "《",
+        "〈",
+        "\u{2329}",
+        "㍿",
+        "ℌ",
+        "\u{fb2c}",
+        "\u{5d1}",
+        "\u{5bc}",
         "\u{f900}",
+        // Long plain stretches, so the 16-byte scan chunks are exercised.
+        "建设银行今天股价大涨",
+        "Construction Bank Shares",
+        "abcdefghijklmnopqrstuvwxyz",
+        "かきくけこさしすせそ",
+        "한국어텍스트입니다",
     ];
     // Deterministic pseudo-random strings, so failures reproduce.
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -100,9 +164,11 @@ fn segmented_nfkc_equals_whole_text_nfkc() {
     };
     let mut text = String::new();
     let mut out = String::new();
-    for _ in 0..50_000 {
+    for round in 0..60_000 {
         text.clear();
-        for _ in 0..next() % 10 {
+        // Long texts too, so stretches longer than a scan chunk occur.
+        let pieces_max = if round % 3 == 0 { 80 } else { 10 };
+        for _ in 0..next() % pieces_max {
             let piece = pieces[(next() % pieces.len() as u64) as usize];
             text.push_str(piece);
         }

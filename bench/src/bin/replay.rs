@@ -1,0 +1,66 @@
+//! Replays the filter's per-post work (decode, match the 20 benchmark rules,
+//! encode the matched record) over synthetic posts, without a broker:
+//! for instruction counts that do not depend on how busy the machine is.
+//!
+//! `valgrind --tool=callgrind target/release/replay 20000` (or without
+//! valgrind for ns/post on a quiet machine). The posts come from the
+//! collector's synthetic source with a fixed seed and are all encoded
+//! before the measured loop, so the counts cover the filter's work only
+//! (the loop starts at `replay_posts` in callgrind's output).
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use weibostream_collector::synthetic::SyntheticPosts;
+use weibostream_filter::analysis::PostAnalyzer;
+use weibostream_filter::config::TrendingConfig;
+use weibostream_filter::decode::decode_post;
+use weibostream_filter::output::MatchedEncoder;
+use weibostream_filter::reload::ActiveRules;
+
+const RULES: &str = include_str!("../../rules20.toml");
+
+fn main() {
+    let count: usize = std::env::args()
+        .nth(1)
+        .map_or(20_000, |n| n.parse().expect("a post count"));
+    let mut source = SyntheticPosts::new(7);
+    let now = chrono::Utc::now();
+    let records: Vec<Vec<u8>> = (0..count)
+        .map(|_| serde_json::to_vec(&source.next_post(now)).unwrap())
+        .collect();
+    let started = Instant::now();
+    let matched = replay_posts(&records);
+    let elapsed = started.elapsed();
+    println!(
+        "{count} posts, {matched} matched, {:.0} ns/post",
+        elapsed.as_nanos() as f64 / count as f64
+    );
+}
+
+/// The measured loop: what the filter does per record, minus the broker.
+#[inline(never)]
+fn replay_posts(records: &[Vec<u8>]) -> usize {
+    let active = ActiveRules::compile(RULES, "rules20.toml", None).unwrap();
+    let trending = TrendingConfig {
+        enabled: false,
+        ..TrendingConfig::default()
+    };
+    let mut analyzer = PostAnalyzer::new(&trending, None);
+    let mut scratch = active.rules.scratch();
+    let mut matched = Vec::new();
+    let encoder = MatchedEncoder::new(&chrono::Utc::now(), "replay", active.rules.ids());
+    let mut out = Vec::with_capacity(4096);
+    let mut matched_posts = 0;
+    for (offset, record) in records.iter().enumerate() {
+        let post = decode_post(Some(record), 1 << 20).unwrap();
+        analyzer.analyze(&active, &post.text, &mut scratch, &mut matched);
+        if !matched.is_empty() {
+            encoder.encode(&matched, 0, offset as i64, None, record, &mut out);
+            black_box(&out);
+            matched_posts += 1;
+        }
+    }
+    matched_posts
+}
