@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod config;
 pub mod dashboard;
 pub mod dedupe;
+pub mod gaps;
 pub mod jsonl;
 pub mod lag;
 pub mod merge;

@@ -59,6 +59,9 @@ pub struct SinkMetrics {
     pub consumption_paused: Gauge,
     /// Batches waiting for reports or matches.
     pub pending_batches: Gauge,
+    /// Records the broker never delivered: offsets skipped within a
+    /// partition the sink reads (see `gaps`).
+    pub skipped_records: Counter,
     /// High watermark minus the sink's committed offset (or its position
     /// before its first commit), per partition it owns.
     pub consumer_lag_records: Family<PartitionLabels, Gauge>,
@@ -128,6 +131,11 @@ impl SinkMetrics {
             "pending_batches",
             "Batches waiting for reports or matches",
             metrics.pending_batches.clone(),
+        );
+        sink.register(
+            "skipped_records",
+            "Records the broker never delivered: offsets skipped within a partition the sink reads (their matched posts are missing from the output)",
+            metrics.skipped_records.clone(),
         );
         sink.register(
             "consumer_lag_records",

@@ -21,6 +21,7 @@ use crate::SinkConfig;
 use crate::assignment::Assignment;
 use crate::dashboard::{self, Dashboard};
 use crate::dedupe::Dedupe;
+use crate::gaps::OffsetGaps;
 use crate::jsonl::JsonLinesOutput;
 use crate::lag::ConsumerLag;
 use crate::merge::{Block, Merger};
@@ -171,6 +172,7 @@ impl Sink {
             seen,
         );
         let mut tracker = OffsetTracker::default();
+        let mut gaps = OffsetGaps::default();
         let mut outputs = Outputs::new(config, jsonl, store, metrics.clone());
         let mut backlog = VecDeque::new();
         let mut done = Vec::new();
@@ -191,7 +193,10 @@ impl Sink {
                     Err(_) => watching_counts = false,
                 },
                 message = consumer.recv() => match message {
-                    Ok(message) => accept(config, metrics, &message, &mut merger, &mut tracker),
+                    Ok(message) => {
+                        note_gap(metrics, &message, &mut gaps);
+                        accept(config, metrics, &message, &mut merger, &mut tracker);
+                    }
                     Err(error) => tracing::warn!(%error, "consumer error; retrying"),
                 },
             }
@@ -329,6 +334,17 @@ fn set_paused(consumer: &StreamConsumer<SinkContext>, paused: bool) {
     };
     if let Err(error) = result {
         tracing::warn!(%error, paused, "cannot pause/resume partitions");
+    }
+}
+
+/// Warns about (and counts) records the broker skipped before `message`.
+fn note_gap(metrics: &SinkMetrics, message: &BorrowedMessage<'_>, gaps: &mut OffsetGaps) {
+    let (topic, partition) = (message.topic(), message.partition());
+    if let Some(gap) = gaps.observe(topic, partition, message.offset()) {
+        metrics.skipped_records.inc_by(gap.records().unsigned_abs());
+        tracing::error!(%topic, partition, first_missing = gap.first, next_delivered = gap.next,
+            records = gap.records(),
+            "the broker skipped offsets: those records were never delivered, so their matched posts (or report) are missing from the output");
     }
 }
 
