@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::post_view::PostView;
+use crate::post_view::{PostView, fast};
 
 /// Why a record went to the dead-letter topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,17 +77,22 @@ pub fn decode_post(payload: Option<&[u8]>, max_bytes: usize) -> Result<PostView<
             });
         }
     };
-    let post: PostView = serde_json::from_str(text).map_err(|e| {
-        let reason = if e.is_data() {
-            DeadLetterReason::NotAPost
-        } else {
-            DeadLetterReason::InvalidJson
-        };
-        Rejected {
-            reason,
-            detail: e.to_string(),
-        }
-    })?;
+    // The compact form every collector writes has a fast path; it never
+    // rejects, serde decides everything else (and words the errors).
+    let post = match fast::parse(text) {
+        Some(post) => post,
+        None => serde_json::from_str::<PostView>(text).map_err(|e| {
+            let reason = if e.is_data() {
+                DeadLetterReason::NotAPost
+            } else {
+                DeadLetterReason::InvalidJson
+            };
+            Rejected {
+                reason,
+                detail: e.to_string(),
+            }
+        })?,
+    };
     post.validate().map_err(|detail| Rejected {
         reason: DeadLetterReason::InvalidPost,
         detail: detail.into(),

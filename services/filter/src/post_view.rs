@@ -183,5 +183,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
+pub(crate) mod fast;
+
 #[cfg(test)]
 mod tests;
