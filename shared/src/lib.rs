@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod gaps;
 pub mod http;
 pub mod kafka;
 pub mod post;

@@ -23,6 +23,7 @@ fn label(key: &str, value: impl ToString) -> Labels {
 pub struct FilterMetrics {
     posts_in: Family<Labels, Counter>,
     dead_lettered: Family<Labels, Counter>,
+    skipped_records: Counter,
     posts_matched: Counter,
     rule_matches: Family<Labels, Counter>,
     batch_processing: Histogram,
@@ -42,6 +43,7 @@ impl FilterMetrics {
         let metrics = FilterMetrics {
             posts_in: Family::default(),
             dead_lettered: Family::default(),
+            skipped_records: Counter::default(),
             posts_matched: Counter::default(),
             rule_matches: Family::default(),
             // 1 ms .. ~65 s
@@ -65,6 +67,11 @@ impl FilterMetrics {
             "filter_records_dead_lettered",
             "Records sent to the dead-letter topic, by reason",
             metrics.dead_lettered.clone(),
+        );
+        r.register(
+            "filter_skipped_records",
+            "Records of posts.raw the broker never delivered: offsets skipped within a partition",
+            metrics.skipped_records.clone(),
         );
         r.register(
             "filter_posts_matched",
@@ -160,6 +167,11 @@ impl FilterMetrics {
         self.dead_lettered
             .get_or_create(&label("reason", reason))
             .inc();
+    }
+
+    /// `records` of posts.raw the broker skipped.
+    pub fn skipped_records(&self, records: u64) {
+        self.skipped_records.inc_by(records);
     }
 
     /// A batch closed after `seconds` of processing.

@@ -2,7 +2,7 @@
 //! I/O), then run until shutdown. The loop itself is in [`worker`](crate::worker).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -35,6 +35,8 @@ pub(crate) struct FilterContext {
     pub(crate) stats: ClientStats,
     readiness: Readiness,
     joined: AtomicBool,
+    /// Assignment changes so far (assigned or revoked partitions).
+    pub(crate) rebalances: Arc<AtomicU64>,
 }
 
 impl FilterContext {
@@ -74,11 +76,13 @@ impl ConsumerContext for FilterContext {
         };
         match rebalance {
             Rebalance::Assign(tpl) => {
+                self.rebalances.fetch_add(1, Ordering::Release);
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned");
                 self.joined.store(true, Ordering::Release);
                 self.refresh_readiness();
             }
             Rebalance::Revoke(tpl) => {
+                self.rebalances.fetch_add(1, Ordering::Release);
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked")
             }
             Rebalance::Error(error) => {
@@ -217,6 +221,7 @@ impl Filter {
             stats: ClientStats::new(&topics.raw),
             readiness,
             joined: AtomicBool::new(false),
+            rebalances: Arc::default(),
         };
         let stats_ms = STATS_INTERVAL_MS.min(config.batch_interval_ms / 2).max(100);
         let consumer: StreamConsumer<FilterContext> = config
@@ -238,7 +243,8 @@ impl Filter {
 
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
         let replica = self.replica.clone();
-        let mut worker = Worker::new(self, &producer, metrics);
+        let rebalances = consumer.context().rebalances.clone();
+        let mut worker = Worker::new(self, &producer, metrics, rebalances);
         let result = worker.run_batches(&consumer, &shutdown).await;
         consumer.unsubscribe();
         let _ = producer.flush(timeout);

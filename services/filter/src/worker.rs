@@ -12,8 +12,10 @@ use rdkafka::consumer::{Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseRecord, Producer};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use weibostream_shared::gaps::OffsetGaps;
 
 use crate::acks::{self, AckProducer, BatchAcks};
 use crate::analysis::PostAnalyzer;
@@ -55,10 +57,21 @@ pub(crate) struct Worker<'a> {
     lag_trend: LagTrend,
     /// When the consumer last subscribed.
     subscribed: Instant,
+    /// Offsets of `posts.raw` the broker skipped, per partition.
+    gaps: OffsetGaps,
+    /// The consumer's count of assignment changes, and the value `gaps`
+    /// was last cleared at.
+    rebalances: Arc<AtomicU64>,
+    rebalances_seen: u64,
 }
 
 impl<'a> Worker<'a> {
-    pub(crate) fn new(filter: Filter, producer: &'a AckProducer, metrics: FilterMetrics) -> Self {
+    pub(crate) fn new(
+        filter: Filter,
+        producer: &'a AckProducer,
+        metrics: FilterMetrics,
+        rebalances: Arc<AtomicU64>,
+    ) -> Self {
         let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
         Worker {
             rule_ids: filter.rules.rules.ids().map(str::to_string).collect(),
@@ -75,6 +88,9 @@ impl<'a> Worker<'a> {
             metrics,
             lag_trend: LagTrend::default(),
             subscribed: Instant::now(),
+            gaps: OffsetGaps::default(),
+            rebalances,
+            rebalances_seen: 0,
         }
     }
 
@@ -238,8 +254,9 @@ impl<'a> Worker<'a> {
         message: &BorrowedMessage<'_>,
         batch: &mut OpenBatch,
     ) -> anyhow::Result<()> {
-        let config = &self.filter.config;
         let (partition, offset) = (message.partition(), message.offset());
+        self.note_gap(message.topic(), partition, offset);
+        let config = &self.filter.config;
         batch.record_read(partition, offset);
         match decode_post(message.payload(), config.max_record_bytes) {
             Ok(post) => {
@@ -296,6 +313,23 @@ impl<'a> Worker<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Warns about (and counts) posts the broker skipped before `offset`.
+    /// After an assignment change every partition starts afresh: a
+    /// partition given back resumes where its other owner stopped.
+    fn note_gap(&mut self, topic: &str, partition: i32, offset: i64) {
+        let rebalances = self.rebalances.load(Ordering::Acquire);
+        if rebalances != self.rebalances_seen {
+            self.rebalances_seen = rebalances;
+            self.gaps.clear();
+        }
+        if let Some(gap) = self.gaps.observe(topic, partition, offset) {
+            self.metrics.skipped_records(gap.records().unsigned_abs());
+            tracing::error!(replica = %self.filter.replica, %topic, partition,
+                first_missing = gap.first, next_delivered = gap.next, records = gap.records(),
+                "the broker skipped offsets: those posts were never delivered, so they were not filtered");
+        }
     }
 
     /// Ends `batch`: counts it in the metrics and builds its report (lag

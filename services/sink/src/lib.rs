@@ -7,7 +7,6 @@ pub mod assignment;
 pub mod config;
 pub mod dashboard;
 pub mod dedupe;
-pub mod gaps;
 pub mod jsonl;
 pub mod lag;
 pub mod merge;

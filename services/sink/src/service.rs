@@ -21,7 +21,6 @@ use crate::SinkConfig;
 use crate::assignment::Assignment;
 use crate::dashboard::{self, Dashboard};
 use crate::dedupe::Dedupe;
-use crate::gaps::OffsetGaps;
 use crate::jsonl::JsonLinesOutput;
 use crate::lag::ConsumerLag;
 use crate::merge::{Block, Merger};
@@ -31,6 +30,7 @@ use crate::outputs::Outputs;
 use crate::retry::Retry;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::topology::{self, PartitionCounts};
+use weibostream_shared::gaps::OffsetGaps;
 
 const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);

@@ -1,13 +1,13 @@
-//! Offsets the broker skipped. The sink's topics are neither compacted nor
-//! transactional, so each partition's offsets are contiguous: when the next
-//! record of a partition is not the one after the last, the records in
-//! between were never delivered, and the matched posts among them are
-//! missing from the output. A correct broker never does that; the local
-//! broker (Tansu 0.6.0, memory engine) does, rarely, when two producers
-//! write to one partition at once (it advances the partition's end before
-//! the earlier batch is stored, so a fetch can return the later batch
-//! first). Seen in the benchmark: 10 of 301,417 matches, once in about ten
-//! runs. The sink cannot get them back, but it says so.
+//! Offsets the broker skipped. weibostream's topics are neither compacted
+//! nor transactional, so each partition's offsets are contiguous: when the
+//! next record a consumer gets from a partition is not the one after the
+//! last, the records in between were never delivered. A correct broker
+//! never does that; the local broker (Tansu 0.6.0, memory engine) does,
+//! rarely, when two produce requests for one partition overlap (it advances
+//! the partition's end before the earlier batch is stored, so a fetch can
+//! return the later batch first). Seen in the benchmark: 10 of 301,417
+//! matches, once in about ten runs. Nobody can get them back, but the
+//! services say so.
 
 /// Records of one partition that were skipped: `first..next` (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,12 @@ pub struct OffsetGaps {
 }
 
 impl OffsetGaps {
+    /// Forgets every partition (after a rebalance: a partition given back
+    /// later resumes where its other owner stopped, which is no gap).
+    pub fn clear(&mut self) {
+        self.topics.clear();
+    }
+
     /// Notes the record at `offset` and returns the gap before it, if any.
     /// Redelivered (earlier) offsets are no gap.
     pub fn observe(&mut self, topic: &str, partition: i32, offset: i64) -> Option<Gap> {
