@@ -29,9 +29,7 @@ say() { echo "[run] $*" >&2; }
 
 TANSU="$(deploy/local/install-tansu.sh)"
 say "building the services (release)..."
-# Cargo's progress stays visible: a first build takes minutes, and after
-# tests/run.sh a few crates are rebuilt once (~1 minute; the test build
-# leaves tokio-tungstenite's fingerprint changed, cause not found yet).
+# Cargo's progress stays visible: a first build takes minutes.
 cargo build --release --bins
 BIN=target/release
 

@@ -45,11 +45,35 @@ impl Drop for Cleanup {
     }
 }
 
+/// The variables cargo sets for a crate's test (not the user's own cargo
+/// settings such as `CARGO_HOME` or `CARGO_TARGET_DIR`).
+fn set_by_cargo_for_this_test(key: &str) -> bool {
+    const PREFIXES: [&str; 3] = ["CARGO_PKG_", "CARGO_BIN_EXE_", "CARGO_MANIFEST_"];
+    const NAMES: [&str; 5] = [
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    PREFIXES.iter().any(|p| key.starts_with(p)) || NAMES.contains(&key)
+}
+
 #[test]
 fn the_readme_run_command_prints_blocks_and_stops_cleanly_on_sigterm() {
     let run_dir = tempfile::tempdir().unwrap();
     let _cleanup = Cleanup(run_dir.path().to_path_buf());
-    let mut child = Command::new(workspace_root().join("deploy/local/run.sh"))
+    let mut command = Command::new(workspace_root().join("deploy/local/run.sh"));
+    // run.sh runs `cargo build`: the variables cargo set for this test
+    // (CARGO_MANIFEST_DIR, CARGO_PKG_*...) would reach that build, change
+    // ring's fingerprint and make the user's next plain build recompile
+    // ring, rustls and every service (~1 minute after each test run).
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(set_by_cargo_for_this_test) {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
         .env("RUN_DIR", run_dir.path())
         // Any free port: a developer's own run may hold the default one.
         .env("SINK__HTTP__BIND", "127.0.0.1:0")
