@@ -55,11 +55,7 @@ pub(crate) fn parse(text: &str) -> Option<PostView<'_>> {
             "collected_at" => COLLECTED_AT,
             _ => return None,
         };
-        // serde rejects a repeated field; that verdict is serde's to give.
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
+        first_time(&mut seen, bit)?;
         match bit {
             ID => id = Some(input.string()?),
             SOURCE => source = Some(source_named(input.string()?)?),
@@ -96,6 +92,16 @@ pub(crate) fn parse(text: &str) -> Option<PostView<'_>> {
         client: present(CLIENT),
         collected_at: Timestamp,
     })
+}
+
+/// Marks field `bit` as seen; `None` if it was already: serde rejects a
+/// repeated field, and that verdict is serde's to give.
+fn first_time(seen: &mut u16, bit: u16) -> Option<()> {
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    Some(())
 }
 
 /// The names serde gives [`Source`]'s variants (lowercase).
@@ -230,7 +236,7 @@ impl<'a> Input<'a> {
     }
 
     fn author(&mut self) -> Option<AuthorView<'a>> {
-        let (mut seen, mut id, mut followers, mut verified) = (0u8, None, None, false);
+        let (mut seen, mut id, mut followers, mut verified) = (0u16, None, None, false);
         self.fields(|input, key| {
             let bit = match key {
                 "id" => 1,
@@ -239,10 +245,7 @@ impl<'a> Input<'a> {
                 "verified" => 8,
                 _ => return None,
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+            first_time(&mut seen, bit)?;
             match bit {
                 1 => id = Some(input.string()?),
                 2 => {
@@ -273,7 +276,7 @@ impl<'a> Input<'a> {
         if self.starts_with("null") {
             return self.null().map(|()| None);
         }
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         self.fields(|input, key| {
             let bit = match key {
                 "id" => 1,
@@ -281,10 +284,7 @@ impl<'a> Input<'a> {
                 "text" => 4,
                 _ => return None,
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+            first_time(&mut seen, bit)?;
             if bit == 1 {
                 input.string().map(|_| ())
             } else {
