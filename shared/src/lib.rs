@@ -4,11 +4,12 @@
 
 pub mod cli;
 pub mod config;
-pub mod gaps;
+pub mod continuity;
 pub mod http;
 pub mod kafka;
 pub mod post;
 pub mod records;
+pub mod resume;
 pub mod sanitize;
 pub mod secret;
 pub mod shutdown;

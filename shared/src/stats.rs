@@ -28,6 +28,9 @@ pub struct PartitionOffsets {
     /// The consumer's position: the offset after the last record handed to
     /// the application.
     pub position: Option<i64>,
+    /// Records fetched and not yet handed to the application (librdkafka
+    /// counts its whole consumer queue here when partitions share it).
+    pub queued: i64,
 }
 
 impl PartitionOffsets {
@@ -67,6 +70,7 @@ pub fn partition_offsets(stats: &Statistics, topic: &str) -> BTreeMap<i32, Parti
                     low: known(p.lo_offset),
                     committed: known(p.committed_offset),
                     position: known(p.app_offset),
+                    queued: p.fetchq_cnt,
                 },
             )
         })
@@ -172,6 +176,7 @@ mod tests {
             low: Some(10),
             committed: Some(60),
             position: Some(80),
+            queued: 0,
         };
         assert_eq!(offsets.lag(), Some(20));
         let fresh = PartitionOffsets {

@@ -17,7 +17,7 @@ use weibostream_sink::{Sink, SinkConfig};
 
 use weibostream_shared::Post;
 
-use crate::{counts, eventually, read_topic, read_topic_for};
+use crate::{counts, read_records, read_topic_for};
 
 /// A service task and the token that stops it.
 pub struct Running<T> {
@@ -312,34 +312,63 @@ impl Pipeline {
     }
 }
 
-/// The oracle for `建设银行 AND 涨`: ids of the posts in `topic` (which holds
+/// The posts the output must hold, and where each is in the input topic
+/// (a failure names the partition and offset of every missing post).
+pub struct Oracle {
+    ids: BTreeSet<String>,
+    locations: BTreeMap<String, (i32, i64)>,
+}
+
+impl std::ops::Deref for Oracle {
+    type Target = BTreeSet<String>;
+
+    fn deref(&self) -> &BTreeSet<String> {
+        &self.ids
+    }
+}
+
+impl Oracle {
+    /// `partition/offset` of `id` in the input topic.
+    fn location(&self, id: &str) -> String {
+        match self.locations.get(id) {
+            Some((partition, offset)) => format!("{id} at {partition}/{offset}"),
+            None => id.to_string(),
+        }
+    }
+}
+
+/// The oracle for `建设银行 AND 涨`: the posts in `topic` (which holds
 /// `records` records, undecodable ones skipped) whose raw text contains both
 /// substrings — computed from what is in the topic, not from the filter's code.
-pub async fn oracle(kafka: &KafkaSettings, topic: &str, records: u64) -> BTreeSet<String> {
+pub async fn oracle(kafka: &KafkaSettings, topic: &str, records: u64) -> Oracle {
     let (kafka, topic) = (kafka.clone(), topic.to_string());
-    let values = tokio::task::spawn_blocking(move || {
-        read_topic(&kafka, &topic, records as usize, Duration::from_secs(60))
+    let read = tokio::task::spawn_blocking(move || {
+        read_records(&kafka, &topic, records as usize, Duration::from_secs(60))
     })
     .await
     .unwrap();
-    assert_eq!(values.len() as u64, records, "reading the input back");
-    values
+    assert_eq!(read.len() as u64, records, "reading the input back");
+    let locations: BTreeMap<String, (i32, i64)> = read
         .iter()
-        .filter_map(|v| serde_json::from_slice::<Post>(v).ok())
-        .filter(|p| p.validate().is_ok())
-        .filter(|p| p.text.contains("建设银行") && p.text.contains("涨"))
-        .map(|p| p.id)
-        .collect()
+        .filter_map(|r| Some((serde_json::from_slice::<Post>(&r.value).ok()?, r)))
+        .filter(|(p, _)| p.validate().is_ok())
+        .filter(|(p, _)| p.text.contains("建设银行") && p.text.contains("涨"))
+        .map(|(p, r)| (p.id, (r.partition, r.offset)))
+        .collect();
+    Oracle {
+        ids: locations.keys().cloned().collect(),
+        locations,
+    }
 }
 
-/// Waits for the sink to have written `expected.len()` posts to `jsonl`, lets
-/// two more batches pass so late duplicates would show, and checks the output
-/// exactly: the same ids, each once.
-pub async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<String>) {
-    eventually(Duration::from_secs(120), || {
-        jsonl_posts(jsonl).len() >= expected.len()
-    })
-    .await;
+/// Waits (up to 120 s) for the sink to have written `expected.len()` posts
+/// to `jsonl`, lets two more batches pass so late duplicates would show,
+/// and checks the output exactly: the same ids, each once.
+pub async fn assert_output_equals(jsonl: &std::path::Path, expected: &Oracle) {
+    let start = std::time::Instant::now();
+    while jsonl_posts(jsonl).len() < expected.len() && start.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let written: Vec<String> = jsonl_posts(jsonl).into_iter().map(|m| m.post.id).collect();
     let duplicates: Vec<_> = counts(&written)
@@ -351,7 +380,10 @@ pub async fn assert_output_equals(jsonl: &std::path::Path, expected: &BTreeSet<S
         "duplicates in the output: {duplicates:?}"
     );
     let written: BTreeSet<String> = written.into_iter().collect();
-    let missing: Vec<_> = expected.difference(&written).collect();
+    let missing: Vec<_> = expected
+        .difference(&written)
+        .map(|id| expected.location(id))
+        .collect();
     let extra: Vec<_> = written.difference(expected).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),

@@ -42,7 +42,15 @@ impl ServiceProcess {
         name: &str,
     ) -> ServiceProcess {
         let prefix = service.to_uppercase();
-        let log = log_dir.join(format!("{name}.log"));
+        // A restarted service gets a log of its own: the first run's log
+        // is what explains a failure after a kill.
+        let log = (1..)
+            .map(|run| match run {
+                1 => log_dir.join(format!("{name}.log")),
+                n => log_dir.join(format!("{name}.{n}.log")),
+            })
+            .find(|path| !path.exists())
+            .unwrap();
         let mut command = Command::new(service_binary(service));
         command
             .args(args)

@@ -47,7 +47,7 @@ async fn sqlite_holds_each_match_once_even_when_everything_is_replayed() {
     let expected = oracle(&kafka, &topics.raw, POSTS).await;
     assert_output_equals(&dir.path().join("a.jsonl"), &expected).await;
     let (count, ids) = sqlite_ids(&db);
-    assert_eq!((count, &ids), (expected.len() as u64, &expected));
+    assert_eq!((count, &ids), (expected.len() as u64, &*expected));
     store_sink.stop().await;
 
     // A second sink in a new group replays the whole matched topic into the same database.
@@ -60,7 +60,7 @@ async fn sqlite_holds_each_match_once_even_when_everything_is_replayed() {
     let (count, ids) = sqlite_ids(&db);
     assert_eq!(
         (count, &ids),
-        (expected.len() as u64, &expected),
+        (expected.len() as u64, &*expected),
         "the replay created extra rows"
     );
     pipeline.stop().await;
@@ -144,7 +144,7 @@ async fn postgres_down_for_20_s_loses_and_doubles_nothing() {
         latest.0 >= expected.len() as u64
     })
     .await;
-    assert_eq!((latest.0, &latest.1), (expected.len() as u64, &expected));
+    assert_eq!((latest.0, &latest.1), (expected.len() as u64, &*expected));
     sink.stop().await;
     pipeline.stop().await;
 }

@@ -10,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+use weibostream_shared::resume::Resumer;
 use weibostream_shared::stats::PartitionOffsets;
 
 type Labels = Vec<(String, String)>;
@@ -24,6 +25,7 @@ pub struct FilterMetrics {
     posts_in: Family<Labels, Counter>,
     dead_lettered: Family<Labels, Counter>,
     skipped_records: Counter,
+    rewinds: Counter,
     posts_matched: Counter,
     rule_matches: Family<Labels, Counter>,
     batch_processing: Histogram,
@@ -44,6 +46,7 @@ impl FilterMetrics {
             posts_in: Family::default(),
             dead_lettered: Family::default(),
             skipped_records: Counter::default(),
+            rewinds: Counter::default(),
             posts_matched: Counter::default(),
             rule_matches: Family::default(),
             // 1 ms .. ~65 s
@@ -70,8 +73,13 @@ impl FilterMetrics {
         );
         r.register(
             "filter_skipped_records",
-            "Records of posts.raw the broker never delivered: offsets skipped within a partition",
+            "Records of posts.raw the broker skipped and seeking back did not bring back: never filtered",
             metrics.skipped_records.clone(),
+        );
+        r.register(
+            "filter_rewinds",
+            "Seeks back to read again records of posts.raw the broker skipped",
+            metrics.rewinds.clone(),
         );
         r.register(
             "filter_posts_matched",
@@ -169,9 +177,9 @@ impl FilterMetrics {
             .inc();
     }
 
-    /// `records` of posts.raw the broker skipped.
-    pub fn skipped_records(&self, records: u64) {
-        self.skipped_records.inc_by(records);
+    /// A [`Resumer`] counting into this replica's rewind and skipped-record counters.
+    pub fn resumer(&self) -> Resumer {
+        Resumer::new(self.rewinds.clone(), self.skipped_records.clone())
     }
 
     /// A batch closed after `seconds` of processing.

@@ -2,7 +2,7 @@
 //! I/O), then run until shutdown. The loop itself is in [`worker`](crate::worker).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::resume::{self, PendingStarts};
 use weibostream_shared::stats::{ClientStats, STATS_INTERVAL_MS};
 
 use crate::FilterConfig;
@@ -35,8 +36,9 @@ pub(crate) struct FilterContext {
     pub(crate) stats: ClientStats,
     readiness: Readiness,
     joined: AtomicBool,
-    /// Assignment changes so far (assigned or revoked partitions).
-    pub(crate) rebalances: Arc<AtomicU64>,
+    /// Where newly assigned partitions start (their committed offsets) and
+    /// which were revoked, for the worker's [`Resumer`].
+    pub(crate) starts: Arc<PendingStarts>,
 }
 
 impl FilterContext {
@@ -67,7 +69,7 @@ impl ClientContext for FilterContext {
 }
 
 impl ConsumerContext for FilterContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let list = |tpl: &TopicPartitionList| {
             tpl.elements()
                 .iter()
@@ -76,13 +78,13 @@ impl ConsumerContext for FilterContext {
         };
         match rebalance {
             Rebalance::Assign(tpl) => {
-                self.rebalances.fetch_add(1, Ordering::Release);
+                self.starts.push(resume::committed_starts(consumer, tpl));
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned");
                 self.joined.store(true, Ordering::Release);
                 self.refresh_readiness();
             }
             Rebalance::Revoke(tpl) => {
-                self.rebalances.fetch_add(1, Ordering::Release);
+                self.starts.push(resume::forgotten(tpl));
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked")
             }
             Rebalance::Error(error) => {
@@ -221,7 +223,7 @@ impl Filter {
             stats: ClientStats::new(&topics.raw),
             readiness,
             joined: AtomicBool::new(false),
-            rebalances: Arc::default(),
+            starts: Arc::default(),
         };
         let stats_ms = STATS_INTERVAL_MS.min(config.batch_interval_ms / 2).max(100);
         let consumer: StreamConsumer<FilterContext> = config
@@ -243,8 +245,8 @@ impl Filter {
 
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
         let replica = self.replica.clone();
-        let rebalances = consumer.context().rebalances.clone();
-        let mut worker = Worker::new(self, &producer, metrics, rebalances);
+        let starts = consumer.context().starts.clone();
+        let mut worker = Worker::new(self, &producer, metrics, starts);
         let result = worker.run_batches(&consumer, &shutdown).await;
         consumer.unsubscribe();
         let _ = producer.flush(timeout);

@@ -12,10 +12,9 @@ use rdkafka::consumer::{Consumer, MessageStream, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseRecord, Producer};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::gaps::OffsetGaps;
+use weibostream_shared::resume::{PendingStarts, Resumer};
 
 use crate::acks::{self, AckProducer, BatchAcks};
 use crate::analysis::PostAnalyzer;
@@ -37,6 +36,10 @@ const DRAIN_MAX: usize = 512;
 /// again (a join on the local broker takes ~3 s).
 const JOIN_RETRY_AFTER: Duration = Duration::from_secs(15);
 
+/// How often partitions are checked for records the broker holds but did
+/// not deliver (see `weibostream_shared::continuity`).
+const STALL_CHECK: Duration = Duration::from_secs(1);
+
 /// State of the loop: the replica, reusable buffers and the producer.
 pub(crate) struct Worker<'a> {
     filter: Filter,
@@ -57,12 +60,10 @@ pub(crate) struct Worker<'a> {
     lag_trend: LagTrend,
     /// When the consumer last subscribed.
     subscribed: Instant,
-    /// Offsets of `posts.raw` the broker skipped, per partition.
-    gaps: OffsetGaps,
-    /// The consumer's count of assignment changes, and the value `gaps`
-    /// was last cleared at.
-    rebalances: Arc<AtomicU64>,
-    rebalances_seen: u64,
+    /// Gets back records of `posts.raw` the broker skipped.
+    resumer: Resumer,
+    /// Partition starts from the rebalance callback, for `resumer`.
+    starts: Arc<PendingStarts>,
 }
 
 impl<'a> Worker<'a> {
@@ -70,7 +71,7 @@ impl<'a> Worker<'a> {
         filter: Filter,
         producer: &'a AckProducer,
         metrics: FilterMetrics,
-        rebalances: Arc<AtomicU64>,
+        starts: Arc<PendingStarts>,
     ) -> Self {
         let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
         Worker {
@@ -85,12 +86,11 @@ impl<'a> Worker<'a> {
             out: Vec::with_capacity(4096),
             acks: BatchAcks::new(),
             busy: Duration::ZERO,
-            metrics,
+            metrics: metrics.clone(),
             lag_trend: LagTrend::default(),
             subscribed: Instant::now(),
-            gaps: OffsetGaps::default(),
-            rebalances,
-            rebalances_seen: 0,
+            resumer: metrics.resumer(),
+            starts,
         }
     }
 
@@ -105,6 +105,8 @@ impl<'a> Worker<'a> {
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let reload = self.filter.reload.clone();
         let mut stream = consumer.stream();
+        let mut stalls = tokio::time::interval(STALL_CHECK);
+        stalls.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The previous batch's close, still waiting for the broker.
         let mut closing: Option<
             Pin<Box<dyn Future<Output = anyhow::Result<ClosedBatch>> + Send + '_>>,
@@ -139,6 +141,7 @@ impl<'a> Worker<'a> {
                         self.after_close(&closed?);
                     }
                     _ = reload.requested() => self.check_rules(true),
+                    _ = stalls.tick() => self.check_stalls(consumer),
                     _ = poll.tick(), if poll_ms > 0 => {
                         self.metrics.producer_queue(self.producer.in_flight_count());
                         self.check_rules(false);
@@ -146,11 +149,11 @@ impl<'a> Worker<'a> {
                     message = stream.next() => {
                         let started = Instant::now();
                         match message {
-                            Some(Ok(message)) => self.handle(&message, &mut batch).await?,
+                            Some(Ok(message)) => self.handle(consumer, &message, &mut batch).await?,
                             Some(Err(error)) => tracing::warn!(%error, "consumer error; retrying"),
                             None => anyhow::bail!("the consumer's message stream ended"),
                         }
-                        self.drain(&mut stream, &mut batch).await?;
+                        self.drain(consumer, &mut stream, &mut batch).await?;
                         self.busy += started.elapsed();
                     }
                 }
@@ -231,6 +234,7 @@ impl<'a> Worker<'a> {
     /// polls five futures and cost more than matching a post).
     async fn drain(
         &mut self,
+        consumer: &StreamConsumer<FilterContext>,
         stream: &mut MessageStream<'_, FilterContext>,
         batch: &mut OpenBatch,
     ) -> anyhow::Result<()> {
@@ -238,7 +242,7 @@ impl<'a> Worker<'a> {
             // Polled with a no-op waker: when this finds nothing, the run
             // loop polls the stream again with its own waker before it waits.
             match stream.next().now_or_never() {
-                Some(Some(Ok(message))) => self.handle(&message, batch).await?,
+                Some(Some(Ok(message))) => self.handle(consumer, &message, batch).await?,
                 Some(Some(Err(error))) => {
                     tracing::warn!(%error, "consumer error; retrying");
                     break;
@@ -251,11 +255,20 @@ impl<'a> Worker<'a> {
 
     async fn handle(
         &mut self,
+        consumer: &StreamConsumer<FilterContext>,
         message: &BorrowedMessage<'_>,
         batch: &mut OpenBatch,
     ) -> anyhow::Result<()> {
         let (partition, offset) = (message.partition(), message.offset());
-        self.note_gap(message.topic(), partition, offset);
+        if let Some(starts) = self.starts.take() {
+            self.resumer.apply(starts);
+        }
+        if !self
+            .resumer
+            .admit(consumer, message.topic(), partition, offset)
+        {
+            return Ok(());
+        }
         let config = &self.filter.config;
         batch.record_read(partition, offset);
         match decode_post(message.payload(), config.max_record_bytes) {
@@ -315,21 +328,21 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
-    /// Warns about (and counts) posts the broker skipped before `offset`.
-    /// After an assignment change every partition starts afresh: a
-    /// partition given back resumes where its other owner stopped.
-    fn note_gap(&mut self, topic: &str, partition: i32, offset: i64) {
-        let rebalances = self.rebalances.load(Ordering::Acquire);
-        if rebalances != self.rebalances_seen {
-            self.rebalances_seen = rebalances;
-            self.gaps.clear();
+    /// Seeks back partitions of `posts.raw` that went silent although the
+    /// broker holds records this replica did not get.
+    fn check_stalls(&mut self, consumer: &StreamConsumer<FilterContext>) {
+        if let Some(starts) = self.starts.take() {
+            self.resumer.apply(starts);
         }
-        if let Some(gap) = self.gaps.observe(topic, partition, offset) {
-            self.metrics.skipped_records(gap.records().unsigned_abs());
-            tracing::error!(replica = %self.filter.replica, %topic, partition,
-                first_missing = gap.first, next_delivered = gap.next, records = gap.records(),
-                "the broker skipped offsets: those posts were never delivered, so they were not filtered");
-        }
+        let topic = &self.filter.config.topics.raw;
+        let ends = consumer
+            .context()
+            .stats
+            .partitions()
+            .into_iter()
+            .filter(|(_, offsets)| offsets.queued == 0)
+            .filter_map(|(partition, offsets)| Some((topic.clone(), partition, offsets.high?)));
+        self.resumer.check_stalls(consumer, ends);
     }
 
     /// Ends `batch`: counts it in the metrics and builds its report (lag

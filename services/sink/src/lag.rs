@@ -39,6 +39,24 @@ impl ConsumerLag {
         }
     }
 
+    /// The high watermark of every partition whose fetched records the
+    /// client has all handed over, from the statistics: (topic, partition,
+    /// high watermark).
+    pub fn ends(&self) -> Vec<(String, i32, i64)> {
+        self.topics
+            .iter()
+            .flat_map(|(topic, stats)| {
+                stats
+                    .partitions()
+                    .into_iter()
+                    .filter(|(_, offsets)| offsets.queued == 0)
+                    .filter_map(|(partition, offsets)| {
+                        Some((topic.clone(), partition, offsets.high?))
+                    })
+            })
+            .collect()
+    }
+
     /// Sets the lag gauge of every partition in `assignment` whose lag is
     /// known, and drops the gauges of partitions no longer owned.
     pub fn export(&self, assignment: &TopicPartitionList, metrics: &SinkMetrics) {

@@ -59,9 +59,11 @@ pub struct SinkMetrics {
     pub consumption_paused: Gauge,
     /// Batches waiting for reports or matches.
     pub pending_batches: Gauge,
-    /// Records the broker never delivered: offsets skipped within a
-    /// partition the sink reads (see `gaps`).
+    /// Records the broker skipped and seeking back did not bring back
+    /// (see `weibostream_shared::continuity`).
     pub skipped_records: Counter,
+    /// Seeks back to read again records the broker skipped.
+    pub rewinds: Counter,
     /// High watermark minus the sink's committed offset (or its position
     /// before its first commit), per partition it owns.
     pub consumer_lag_records: Family<PartitionLabels, Gauge>,
@@ -134,8 +136,13 @@ impl SinkMetrics {
         );
         sink.register(
             "skipped_records",
-            "Records the broker never delivered: offsets skipped within a partition the sink reads (their matched posts are missing from the output)",
+            "Records the broker skipped and seeking back did not bring back (their matched posts are missing from the output)",
             metrics.skipped_records.clone(),
+        );
+        sink.register(
+            "rewinds",
+            "Seeks back to read again records the broker skipped",
+            metrics.rewinds.clone(),
         );
         sink.register(
             "consumer_lag_records",

@@ -30,7 +30,7 @@ use crate::outputs::Outputs;
 use crate::retry::Retry;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::topology::{self, PartitionCounts};
-use weibostream_shared::gaps::OffsetGaps;
+use weibostream_shared::resume::Resumer;
 
 const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);
@@ -145,9 +145,12 @@ impl Sink {
             .context("creating the consumer")?;
         self.readiness.not_ready("assigning partitions");
         let mut assignment = Assignment::default();
-        assignment
-            .extend(&consumer, &config.kafka, SERVICE, &read_topics)
-            .await?;
+        let mut resumer = Resumer::new(metrics.rewinds.clone(), metrics.skipped_records.clone());
+        resumer.apply(
+            assignment
+                .extend(&consumer, &config.kafka, SERVICE, &read_topics)
+                .await?,
+        );
         tracing::info!(group = %config.group, partitions = partition_count, "sink started");
         let stop_watch = CancellationToken::new();
         let _stop_watch = stop_watch.clone().drop_guard();
@@ -172,7 +175,6 @@ impl Sink {
             seen,
         );
         let mut tracker = OffsetTracker::default();
-        let mut gaps = OffsetGaps::default();
         let mut outputs = Outputs::new(config, jsonl, store, metrics.clone());
         let mut backlog = VecDeque::new();
         let mut done = Vec::new();
@@ -188,14 +190,15 @@ impl Sink {
                     Ok(()) => {
                         let latest = counts.borrow_and_update().clone();
                         partition_count = apply_counts(&consumer, &latest, &topics.raw,
-                            partition_count, &mut merger, &mut assignment);
+                            partition_count, &mut merger, &mut assignment, &mut resumer);
                     }
                     Err(_) => watching_counts = false,
                 },
                 message = consumer.recv() => match message {
                     Ok(message) => {
-                        note_gap(metrics, &message, &mut gaps);
-                        accept(config, metrics, &message, &mut merger, &mut tracker);
+                        if resumer.admit(&consumer, message.topic(), message.partition(), message.offset()) {
+                            accept(config, metrics, &message, &mut merger, &mut tracker);
+                        }
                     }
                     Err(error) => tracing::warn!(%error, "consumer error; retrying"),
                 },
@@ -239,6 +242,10 @@ impl Sink {
             }
             if last_lag.elapsed() >= LAG_REFRESH {
                 last_lag = tokio::time::Instant::now();
+                // Paused partitions get nothing by design.
+                if !retry.failing() {
+                    resumer.check_stalls(&consumer, context.lag.ends());
+                }
                 if let Ok(assignment) = consumer.assignment() {
                     context.lag.export(&assignment, metrics);
                 }
@@ -286,6 +293,7 @@ fn apply_counts(
     partition_count: i32,
     merger: &mut Merger,
     assignment: &mut Assignment,
+    resumer: &mut Resumer,
 ) -> i32 {
     let mut in_force = partition_count;
     if let Some(&n) = counts.get(raw_topic)
@@ -300,8 +308,11 @@ fn apply_counts(
         .filter(|(topic, _)| topic.as_str() != raw_topic)
         .map(|(topic, &n)| (topic.clone(), n))
         .collect();
-    if let Err(error) = assignment.extend_to(consumer, &read) {
-        tracing::warn!(error = format!("{error:#}"), "cannot assign new partitions");
+    match assignment.extend_to(consumer, &read) {
+        Ok(starts) => resumer.apply(starts),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "cannot assign new partitions")
+        }
     }
     in_force
 }
@@ -334,17 +345,6 @@ fn set_paused(consumer: &StreamConsumer<SinkContext>, paused: bool) {
     };
     if let Err(error) = result {
         tracing::warn!(%error, paused, "cannot pause/resume partitions");
-    }
-}
-
-/// Warns about (and counts) records the broker skipped before `message`.
-fn note_gap(metrics: &SinkMetrics, message: &BorrowedMessage<'_>, gaps: &mut OffsetGaps) {
-    let (topic, partition) = (message.topic(), message.partition());
-    if let Some(gap) = gaps.observe(topic, partition, message.offset()) {
-        metrics.skipped_records.inc_by(gap.records().unsigned_abs());
-        tracing::error!(%topic, partition, first_missing = gap.first, next_delivered = gap.next,
-            records = gap.records(),
-            "the broker skipped offsets: those records were never delivered, so their matched posts (or report) are missing from the output");
     }
 }
 

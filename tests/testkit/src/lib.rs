@@ -184,6 +184,30 @@ pub fn read_topic(
     expected: usize,
     limit: Duration,
 ) -> Vec<Vec<u8>> {
+    read_records(kafka, topic, expected, limit)
+        .into_iter()
+        .map(|record| record.value)
+        .collect()
+}
+
+/// A record read back from a topic, with where it is.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its value (empty for a null value).
+    pub value: Vec<u8>,
+}
+
+/// [`read_topic`] keeping each record's partition and offset.
+pub fn read_records(
+    kafka: &KafkaSettings,
+    topic: &str,
+    expected: usize,
+    limit: Duration,
+) -> Vec<ReadRecord> {
     let consumer: BaseConsumer = kafka
         .admin_config("test-reader")
         .set("group.id", unique("reader"))
@@ -200,13 +224,17 @@ pub fn read_topic(
     }
     consumer.assign(&list).unwrap();
     let start = Instant::now();
-    let mut values = Vec::new();
-    while values.len() < expected && start.elapsed() < limit {
+    let mut records = Vec::new();
+    while records.len() < expected && start.elapsed() < limit {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            values.push(message.payload().unwrap_or_default().to_vec());
+            records.push(ReadRecord {
+                partition: message.partition(),
+                offset: message.offset(),
+                value: message.payload().unwrap_or_default().to_vec(),
+            });
         }
     }
-    values
+    records
 }
 
 /// Reads `topic` for `duration` (for topics whose final size is unknown).
@@ -248,15 +276,16 @@ pub fn random_below(n: u64) -> u64 {
     u64::from(nanos) % n.max(1)
 }
 
-/// Sends the services' logs to the test output when `RUST_LOG` is set
-/// (`RUST_LOG=info cargo test -- --nocapture` to watch a failing test).
+/// Sends the in-process services' logs to the test output (shown when a
+/// test fails): warnings and errors, or what `RUST_LOG` selects
+/// (`RUST_LOG=info cargo test -- --nocapture` to watch a test).
 pub fn init_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,librdkafka=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// Where the broker's own log goes: the file named by
