@@ -39,7 +39,9 @@ async fn a_replica_resuming_inside_a_batch_filters_the_rest_of_it() {
         TopicRole::Reports,
         TopicRole::DeadLetter,
     ]);
-    kafka::ensure_topics(&settings, "test", &specs).await.unwrap();
+    kafka::ensure_topics(&settings, "test", &specs)
+        .await
+        .unwrap();
 
     // One producer batch in partition 0: a long linger, one flush.
     let producer: ThreadedProducer<DefaultProducerContext> = settings
@@ -50,18 +52,24 @@ async fn a_replica_resuming_inside_a_batch_filters_the_rest_of_it() {
     let texts: Vec<String> = (0..POSTS).map(post).collect();
     for text in &texts {
         producer
-            .send(BaseRecord::<(), _>::to(&topics.raw).partition(0).payload(text))
+            .send(
+                BaseRecord::<(), _>::to(&topics.raw)
+                    .partition(0)
+                    .payload(text),
+            )
             .unwrap();
     }
     producer.flush(Duration::from_secs(10)).unwrap();
-    let stored = read_records(&settings, &topics.raw, POSTS as usize, Duration::from_secs(20));
+    let stored = read_records(
+        &settings,
+        &topics.raw,
+        POSTS as usize,
+        Duration::from_secs(20),
+    );
     assert_eq!(stored.len() as i64, POSTS, "the posts are in the topic");
 
     // The group has processed up to COMMITTED, as if a replica stopped there.
-    let committer: BaseConsumer = settings
-        .consumer_config("test", &group)
-        .create()
-        .unwrap();
+    let committer: BaseConsumer = settings.consumer_config("test", &group).create().unwrap();
     let mut offsets = TopicPartitionList::new();
     offsets
         .add_partition_offset(&topics.raw, 0, Offset::Offset(COMMITTED))
@@ -93,7 +101,12 @@ async fn a_replica_resuming_inside_a_batch_filters_the_rest_of_it() {
     let want = (POSTS - COMMITTED) as usize;
     let (read_settings, matched_topic) = (settings.clone(), topics.matched.clone());
     let matched = tokio::task::spawn_blocking(move || {
-        read_topic(&read_settings, &matched_topic, want, Duration::from_secs(60))
+        read_topic(
+            &read_settings,
+            &matched_topic,
+            want,
+            Duration::from_secs(60),
+        )
     })
     .await
     .unwrap();
@@ -101,7 +114,12 @@ async fn a_replica_resuming_inside_a_batch_filters_the_rest_of_it() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (read_settings, matched_topic) = (settings.clone(), topics.matched.clone());
     let all = tokio::task::spawn_blocking(move || {
-        read_topic(&read_settings, &matched_topic, want + 1, Duration::from_secs(3))
+        read_topic(
+            &read_settings,
+            &matched_topic,
+            want + 1,
+            Duration::from_secs(3),
+        )
     })
     .await
     .unwrap();

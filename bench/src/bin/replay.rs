@@ -3,17 +3,22 @@
 //! for instruction counts that do not depend on how busy the machine is.
 //!
 //! `valgrind --tool=callgrind target/release/replay 20000` (or without
-//! valgrind for ns/post on a quiet machine). The posts come from the
+//! valgrind for ns/post on a quiet machine); `replay 20000 MODEL` adds the
+//! text features the benchmark's text runs use (trending terms, and the
+//! classifier in MODEL labelling matched posts). The posts come from the
 //! collector's synthetic source with a fixed seed and are all encoded
 //! before the measured loop, so the counts cover the filter's work only
 //! (the loop starts at `replay_posts` in callgrind's output).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use weibostream_collector::synthetic::SyntheticPosts;
 use weibostream_filter::analysis::PostAnalyzer;
+use weibostream_filter::classify::Classifier;
 use weibostream_filter::config::TrendingConfig;
 use weibostream_filter::decode::decode_post;
 use weibostream_filter::output::MatchedEncoder;
@@ -25,13 +30,21 @@ fn main() {
     let count: usize = std::env::args()
         .nth(1)
         .map_or(20_000, |n| n.parse().expect("a post count"));
+    let model = std::env::args()
+        .nth(2)
+        .map(|path| Arc::new(Classifier::load(&PathBuf::from(path)).expect("a classifier model")));
     let mut source = SyntheticPosts::new(7);
     let now = chrono::Utc::now();
     let records: Vec<Vec<u8>> = (0..count)
         .map(|_| serde_json::to_vec(&source.next_post(now)).unwrap())
         .collect();
+    if model.is_some() {
+        // Loading the dictionary (~0.3 s) is not per-post work.
+        weibostream_filter::text::Tokenizer::shared();
+    }
     let started = Instant::now();
-    let matched = replay_posts(&records);
+    // A clone outlives the loop: dropping the model is not per-post work.
+    let matched = replay_posts(&records, model.clone());
     let elapsed = started.elapsed();
     println!(
         "{count} posts, {matched} matched, {:.0} ns/post",
@@ -41,13 +54,13 @@ fn main() {
 
 /// The measured loop: what the filter does per record, minus the broker.
 #[inline(never)]
-fn replay_posts(records: &[Vec<u8>]) -> usize {
-    let active = ActiveRules::compile(RULES, "rules20.toml", None).unwrap();
+fn replay_posts(records: &[Vec<u8>], model: Option<Arc<Classifier>>) -> usize {
+    let active = ActiveRules::compile(RULES, "rules20.toml", model.as_deref()).unwrap();
     let trending = TrendingConfig {
-        enabled: false,
+        enabled: model.is_some(),
         ..TrendingConfig::default()
     };
-    let mut analyzer = PostAnalyzer::new(&trending, None);
+    let mut analyzer = PostAnalyzer::new(&trending, model);
     let mut scratch = active.rules.scratch();
     let mut matched = Vec::new();
     let encoder = MatchedEncoder::new(&chrono::Utc::now(), "replay", active.rules.ids());
@@ -55,7 +68,7 @@ fn replay_posts(records: &[Vec<u8>]) -> usize {
     let mut matched_posts = 0;
     for (offset, record) in records.iter().enumerate() {
         let post = decode_post(Some(record), 1 << 20).unwrap();
-        analyzer.analyze(&active, &post.text, &mut scratch, &mut matched);
+        black_box(analyzer.analyze(&active, &post.text, &mut scratch, &mut matched));
         if !matched.is_empty() {
             encoder.encode(&matched, 0, offset as i64, None, record, &mut out);
             black_box(&out);

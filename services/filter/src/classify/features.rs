@@ -3,7 +3,7 @@
 //! (`(1 + ln tf) * idf`) and scaled to unit length — the same weighting as
 //! scikit-learn's `TfidfVectorizer(sublinear_tf=True)`.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// Feature index by n-gram; the training vocabulary.
 #[derive(Debug, Clone, Default)]

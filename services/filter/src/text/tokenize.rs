@@ -16,7 +16,6 @@
 //!    letter or ideograph (numbers, punctuation) and tokens over
 //!    [`MAX_TOKEN_BYTES`] are dropped.
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -39,7 +38,7 @@ const STOPWORDS_ZH: &str = include_str!("stopwords/zh.txt");
 /// [`Tokenizer::shared`].
 pub struct Tokenizer {
     jieba: Jieba,
-    stopwords: HashSet<&'static str>,
+    stopwords: foldhash::HashSet<&'static str>,
 }
 
 /// Reusable buffers for [`Tokenizer::tokenize`]; one per thread.
@@ -156,7 +155,9 @@ impl Tokenizer {
             return;
         }
         let first = word.chars().next();
-        if first.is_some_and(is_emoji) || word.chars().any(char::is_alphabetic) {
+        if first.is_some_and(|c| is_emoji(c) || is_common_ideograph(c))
+            || word.chars().any(char::is_alphabetic)
+        {
             spans.push(span);
         }
     }
@@ -164,20 +165,31 @@ impl Tokenizer {
 
 /// Copies `text` into `out` without URLs, mentions and emoji variation
 /// selectors; a removed URL or mention leaves a space so its neighbours do
-/// not merge.
+/// not merge. Runs without a byte that can start one of those (`h`, `w`,
+/// `@`, and the lead bytes of U+FE0E/U+FE0F and U+2019) are copied whole.
 fn clean(text: &str, out: &mut String) {
     out.clear();
     out.reserve(text.len());
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
+    let bytes = text.as_bytes();
+    // `text[copied..i]` is waiting to be copied.
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        // Never a UTF-8 continuation byte, so `i` is a char boundary.
+        if !matches!(bytes[i], b'h' | b'w' | b'@' | 0xEF | 0xE2) {
+            i += 1;
+            continue;
+        }
+        out.push_str(&text[copied..i]);
+        copied = i;
+        let rest = &text[i..];
         let at_boundary = out
-            .chars()
-            .next_back()
+            .as_bytes()
+            .last()
             .is_none_or(|p| !p.is_ascii_alphanumeric());
         let skip = if at_boundary && is_url_start(rest) {
             rest.find(|c: char| c == ' ' || is_han(c) || is_cjk_punct(c))
                 .unwrap_or(rest.len())
-        } else if c == '@' {
+        } else if bytes[i] == b'@' {
             let name = &rest[1..];
             1 + name
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
@@ -187,16 +199,20 @@ fn clean(text: &str, out: &mut String) {
         };
         if skip > 0 {
             out.push(' ');
-            rest = &rest[skip..];
-            continue;
+            i += skip;
+            copied = i;
+        } else if rest.starts_with(['\u{FE0E}', '\u{FE0F}']) {
+            i += 3;
+            copied = i;
+        } else if rest.starts_with('\u{2019}') {
+            out.push('\'');
+            i += 3;
+            copied = i;
+        } else {
+            i += 1;
         }
-        match c {
-            '\u{FE0E}' | '\u{FE0F}' => {}
-            '\u{2019}' => out.push('\''),
-            c => out.push(c),
-        }
-        rest = &rest[c.len_utf8()..];
     }
+    out.push_str(&text[copied..]);
 }
 
 fn is_url_start(text: &str) -> bool {
@@ -219,6 +235,13 @@ fn emoticon_len(text: &str) -> Option<usize> {
 fn is_han(c: char) -> bool {
     matches!(u32::from(c),
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x323AF)
+}
+
+/// CJK ideographs (Extension A and the unified block) that are all assigned
+/// and alphabetic: a range test instead of `char::is_alphabetic`'s table
+/// search for the common case of a Chinese word.
+fn is_common_ideograph(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// Ideographic punctuation and full-width forms that end a URL.

@@ -15,7 +15,9 @@
 //! scored against the history *before* it joins it, so a spike is not
 //! diluted by itself. Pure bookkeeping, no I/O.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use weibostream_shared::records::TermScore;
 
@@ -27,7 +29,6 @@ pub struct BatchTerms {
     terms: HashMap<Box<str>, u32>,
     /// Per rule (by index): matched posts, and those containing each term.
     per_rule: Vec<(u32, HashMap<Box<str>, u32>)>,
-    distinct: Vec<Box<str>>,
 }
 
 impl BatchTerms {
@@ -42,9 +43,7 @@ impl BatchTerms {
     /// Counts one post: its tokens and the rules (by index) it matched.
     pub fn add_post<'t>(&mut self, tokens: impl Iterator<Item = &'t str>, matched_rules: &[usize]) {
         self.posts += 1;
-        let mut distinct = std::mem::take(&mut self.distinct);
-        distinct.clear();
-        distinct.extend(tokens.map(Box::from));
+        let mut distinct: Vec<&str> = tokens.collect();
         distinct.sort_unstable();
         distinct.dedup();
         for &rule in matched_rules {
@@ -52,22 +51,30 @@ impl BatchTerms {
                 *posts += 1;
             }
         }
-        for term in &distinct {
+        for term in distinct {
+            count(&mut self.terms, term);
             for &rule in matched_rules {
                 if let Some((_, terms)) = self.per_rule.get_mut(rule) {
-                    *terms.entry(term.clone()).or_default() += 1;
+                    count(terms, term);
                 }
             }
         }
-        for term in distinct.drain(..) {
-            *self.terms.entry(term).or_default() += 1;
-        }
-        self.distinct = distinct;
     }
 
     /// Posts counted.
     pub fn posts(&self) -> u32 {
         self.posts
+    }
+}
+
+/// Adds one post containing `term`; the key is allocated only for a term
+/// new to `counts` (a batch sees the same terms over and over).
+fn count(counts: &mut HashMap<Box<str>, u32>, term: &str) {
+    match counts.get_mut(term) {
+        Some(posts) => *posts += 1,
+        None => {
+            counts.insert(Box::from(term), 1);
+        }
     }
 }
 

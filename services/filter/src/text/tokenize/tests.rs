@@ -112,3 +112,89 @@ fn stopword_lists_are_loaded() {
         )
     );
 }
+
+/// `clean` as first written, one char at a time: the reference the
+/// run-copying version must agree with.
+fn clean_reference(text: &str, out: &mut String) {
+    out.clear();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let at_boundary = out
+            .chars()
+            .next_back()
+            .is_none_or(|p| !p.is_ascii_alphanumeric());
+        let skip = if at_boundary && is_url_start(rest) {
+            rest.find(|c: char| c == ' ' || is_han(c) || is_cjk_punct(c))
+                .unwrap_or(rest.len())
+        } else if c == '@' {
+            let name = &rest[1..];
+            1 + name
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(name.len())
+        } else {
+            0
+        };
+        if skip > 0 {
+            out.push(' ');
+            rest = &rest[skip..];
+            continue;
+        }
+        match c {
+            '\u{FE0E}' | '\u{FE0F}' => {}
+            '\u{2019}' => out.push('\''),
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+}
+
+#[test]
+fn clean_agrees_with_the_char_by_char_reference() {
+    const PIECES: &[&str] = &[
+        "h",
+        "http://",
+        "https://",
+        "www.",
+        "w",
+        "ww",
+        "@",
+        "a",
+        "Z",
+        "9",
+        "_",
+        "-",
+        " ",
+        "中",
+        "建设银行",
+        "，",
+        "。",
+        "\u{FE0E}",
+        "\u{FE0F}",
+        "\u{2019}",
+        "é",
+        "😀",
+        "ｈ",
+        "[",
+        "]",
+        ".",
+        "/",
+        "x.com",
+        "\u{2018}",
+        "\u{FEFF}",
+        "\u{E2}",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let (mut fast, mut slow) = (String::new(), String::new());
+    for case in 0..20_000 {
+        let mut text = String::new();
+        for _ in 0..(case % 24) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            text.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+        }
+        clean(&text, &mut fast);
+        clean_reference(&text, &mut slow);
+        assert_eq!(fast, slow, "text {text:?}");
+    }
+}
