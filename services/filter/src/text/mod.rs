@@ -2,6 +2,7 @@
 //! Nothing here runs unless a text feature is configured (`trending.enabled`
 //! or `classifier.model_path`).
 
+mod ascii_words;
 pub mod tokenize;
 pub mod trending;
 

@@ -9,7 +9,8 @@
 //!    variation selectors are removed.
 //! 3. Segmentation: runs of Han characters go through jieba (embedded
 //!    dictionary, HMM for unknown words); everything else through Unicode
-//!    word boundaries (UAX #29). A Weibo emoticon code such as `[哈哈]` is
+//!    word boundaries (UAX #29; ASCII runs by a table-free version of the
+//!    rules, `ascii_words`). A Weibo emoticon code such as `[哈哈]` is
 //!    kept as one token, brackets included, so it stays distinct from the
 //!    word `哈哈`. Each emoji is one token.
 //! 4. Filtering: stopwords (the lists in `stopwords/`), tokens without a
@@ -22,6 +23,7 @@ use std::sync::OnceLock;
 use jieba_rs::Jieba;
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::ascii_words::ascii_word_bounds;
 use crate::rules::normalize;
 
 /// Longer tokens (long URLs without a scheme, base64 blobs) are noise.
@@ -132,6 +134,11 @@ impl Tokenizer {
                     let end = start + token.word.len();
                     self.keep(token.word, start..end, &mut scratch.spans);
                     start = end;
+                }
+            } else if run.is_ascii() {
+                for (offset, word) in ascii_word_bounds(run) {
+                    let start = rest + offset;
+                    self.keep(word, start..start + word.len(), &mut scratch.spans);
                 }
             } else {
                 for (offset, word) in run.split_word_bound_indices() {
