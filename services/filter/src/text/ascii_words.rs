@@ -25,7 +25,18 @@ enum Class {
     Other,
 }
 
-fn class(b: u8) -> Class {
+/// [`class_of`] for every byte value, so classifying is one load.
+static CLASSES: [Class; 256] = {
+    let mut table = [Class::Other; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = class_of(b as u8);
+        b += 1;
+    }
+    table
+};
+
+const fn class_of(b: u8) -> Class {
     match b {
         b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
         b'0'..=b'9' => Class::Digit,
@@ -41,25 +52,29 @@ fn class(b: u8) -> Class {
     }
 }
 
+fn class(b: u8) -> Class {
+    CLASSES[usize::from(b)]
+}
+
 /// Whether there is no word boundary between `bytes[i - 1]` and `bytes[i]`
 /// (`0 < i < bytes.len()`).
 fn joined(bytes: &[u8], i: usize) -> bool {
     use Class::*;
-    let (a, b) = (class(bytes[i - 1]), class(bytes[i]));
-    let before = i.checked_sub(2).map(|j| class(bytes[j]));
-    let after = bytes.get(i + 1).map(|&c| class(c));
+    // Lookbehind and lookahead only for the rules around `:` `.` `'` `,` `;`.
+    let before = |wanted: Class| i >= 2 && class(bytes[i - 2]) == wanted;
+    let after = |wanted: Class| bytes.get(i + 1).is_some_and(|&c| class(c) == wanted);
     let mid_letter = |c: Class| matches!(c, MidLetter | MidNumLetQ);
     let mid_num = |c: Class| matches!(c, MidNum | MidNumLetQ);
-    match (a, b) {
+    match (class(bytes[i - 1]), class(bytes[i])) {
         (Cr, Lf) => true,
         (Cr | Lf | Newline, _) | (_, Cr | Lf | Newline) => false,
         (Space, Space) => true,
         (Letter | Digit | ExtendNumLet, Letter | Digit)
         | (Letter | Digit | ExtendNumLet, ExtendNumLet) => true,
-        (Letter, m) if mid_letter(m) => after == Some(Letter),
-        (m, Letter) if mid_letter(m) => before == Some(Letter),
-        (Digit, m) if mid_num(m) => after == Some(Digit),
-        (m, Digit) if mid_num(m) => before == Some(Digit),
+        (Letter, m) if mid_letter(m) => after(Letter),
+        (m, Letter) if mid_letter(m) => before(Letter),
+        (Digit, m) if mid_num(m) => after(Digit),
+        (m, Digit) if mid_num(m) => before(Digit),
         _ => false,
     }
 }
