@@ -26,9 +26,17 @@ use weibostream_shared::records::TermScore;
 pub struct BatchTerms {
     posts: u32,
     /// Posts containing each term.
-    terms: HashMap<Box<str>, u32>,
+    terms: HashMap<Box<str>, PostCount>,
     /// Per rule (by index): matched posts, and those containing each term.
-    per_rule: Vec<(u32, HashMap<Box<str>, u32>)>,
+    per_rule: Vec<(u32, HashMap<Box<str>, PostCount>)>,
+}
+
+/// Posts containing a term, and the last post counted (a term appearing
+/// twice in a post counts once, without sorting the post's tokens).
+#[derive(Debug, Clone, Copy)]
+struct PostCount {
+    posts: u32,
+    last_post: u32,
 }
 
 impl BatchTerms {
@@ -43,19 +51,17 @@ impl BatchTerms {
     /// Counts one post: its tokens and the rules (by index) it matched.
     pub fn add_post<'t>(&mut self, tokens: impl Iterator<Item = &'t str>, matched_rules: &[usize]) {
         self.posts += 1;
-        let mut distinct: Vec<&str> = tokens.collect();
-        distinct.sort_unstable();
-        distinct.dedup();
+        let post = self.posts;
         for &rule in matched_rules {
             if let Some((posts, _)) = self.per_rule.get_mut(rule) {
                 *posts += 1;
             }
         }
-        for term in distinct {
-            count(&mut self.terms, term);
+        for term in tokens {
+            count(&mut self.terms, term, post);
             for &rule in matched_rules {
                 if let Some((_, terms)) = self.per_rule.get_mut(rule) {
-                    count(terms, term);
+                    count(terms, term, post);
                 }
             }
         }
@@ -67,15 +73,35 @@ impl BatchTerms {
     }
 }
 
-/// Adds one post containing `term`; the key is allocated only for a term
-/// new to `counts` (a batch sees the same terms over and over).
-fn count(counts: &mut HashMap<Box<str>, u32>, term: &str) {
+/// Counts post number `post` (1-based) as containing `term`, once however
+/// often the term appears in it; the key is allocated only for a term new
+/// to `counts` (a batch sees the same terms over and over).
+fn count(counts: &mut HashMap<Box<str>, PostCount>, term: &str, post: u32) {
     match counts.get_mut(term) {
-        Some(posts) => *posts += 1,
+        Some(count) => {
+            if count.last_post != post {
+                count.posts += 1;
+                count.last_post = post;
+            }
+        }
         None => {
-            counts.insert(Box::from(term), 1);
+            counts.insert(
+                Box::from(term),
+                PostCount {
+                    posts: 1,
+                    last_post: post,
+                },
+            );
         }
     }
+}
+
+/// Posts per term, without the bookkeeping of [`PostCount`].
+fn post_counts(counts: HashMap<Box<str>, PostCount>) -> HashMap<Box<str>, u32> {
+    counts
+        .into_iter()
+        .map(|(term, c)| (term, c.posts))
+        .collect()
 }
 
 /// The sliding history IDF is learned from: per-term post counts of the last
@@ -139,14 +165,14 @@ impl TermHistory {
             .map(|(rule, (posts, terms))| (rule, self.top(terms, *posts, top_n, min_posts)))
             .collect();
         if batch.posts > 0 {
-            self.remember(batch.posts, batch.terms);
+            self.remember(batch.posts, post_counts(batch.terms));
         }
         Trending { overall, per_rule }
     }
 
     fn top(
         &self,
-        terms: &HashMap<Box<str>, u32>,
+        terms: &HashMap<Box<str>, PostCount>,
         posts: u32,
         n: usize,
         min_posts: u32,
@@ -154,8 +180,9 @@ impl TermHistory {
         let threshold = min_posts.min(posts).max(1);
         let mut scored: Vec<TermScore> = terms
             .iter()
-            .filter(|&(_, &count)| count >= threshold)
-            .map(|(term, &count)| TermScore {
+            .map(|(term, count)| (term, count.posts))
+            .filter(|&(_, count)| count >= threshold)
+            .map(|(term, count)| TermScore {
                 term: term.to_string(),
                 score: (1.0 + f64::from(count).ln()) * self.idf(term),
             })

@@ -100,3 +100,29 @@ fn empty_batches_report_nothing_and_are_not_remembered() {
     assert_eq!(trending, Trending::default());
     assert!(history.is_empty());
 }
+
+#[test]
+fn a_term_counts_once_per_post_however_often_it_appears() {
+    let mut batch = BatchTerms::new(2);
+    batch.add_post(["a", "b", "a", "a"].into_iter(), &[0]);
+    batch.add_post(["a", "c", "c"].into_iter(), &[]);
+    batch.add_post(["b", "b"].into_iter(), &[0, 1]);
+    let posts =
+        |counts: &HashMap<Box<str>, PostCount>, term: &str| counts.get(term).map_or(0, |c| c.posts);
+    assert_eq!(batch.posts(), 3);
+    let all = &batch.terms;
+    assert_eq!(
+        (posts(all, "a"), posts(all, "b"), posts(all, "c")),
+        (2, 2, 1)
+    );
+    let (rule0_posts, rule0) = &batch.per_rule[0];
+    assert_eq!(
+        (*rule0_posts, posts(rule0, "a"), posts(rule0, "b")),
+        (2, 1, 2)
+    );
+    let (rule1_posts, rule1) = &batch.per_rule[1];
+    assert_eq!(
+        (*rule1_posts, posts(rule1, "a"), posts(rule1, "b")),
+        (1, 0, 1)
+    );
+}
