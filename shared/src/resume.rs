@@ -33,16 +33,6 @@ where
     C: Consumer<X>,
     X: ConsumerContext,
 {
-    let unknown = |tpl: &TopicPartitionList| {
-        tpl.elements()
-            .iter()
-            .map(|e| Start {
-                topic: e.topic().to_string(),
-                partition: e.partition(),
-                offset: None,
-            })
-            .collect()
-    };
     match consumer.committed_offsets(partitions.clone(), COMMITTED_TIMEOUT) {
         Ok(committed) => committed
             .elements()
@@ -58,12 +48,13 @@ where
             .collect(),
         Err(error) => {
             tracing::warn!(%error, "cannot read the committed offsets of newly assigned partitions");
-            unknown(partitions)
+            forgotten(partitions)
         }
     }
 }
 
-/// The partitions of `list`, each starting unknown (revoked).
+/// The partitions of `list`, each starting unknown (revoked, or their
+/// committed offsets could not be read).
 pub fn forgotten(list: &TopicPartitionList) -> Vec<Start> {
     list.elements()
         .iter()
