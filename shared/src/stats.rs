@@ -156,6 +156,17 @@ impl ClientStats {
         latest.received.then_some(latest.broker_up)
     }
 
+    /// `(topic, partition, high watermark)` of every partition whose
+    /// fetched records the client has all handed over: what
+    /// [`Resumer::check_stalls`](crate::resume::Resumer::check_stalls) takes.
+    pub fn drained_ends(&self) -> Vec<(String, i32, i64)> {
+        self.partitions()
+            .into_iter()
+            .filter(|(_, offsets)| offsets.queued == 0)
+            .filter_map(|(partition, offsets)| Some((self.topic.clone(), partition, offsets.high?)))
+            .collect()
+    }
+
     /// The latest offsets of every partition seen.
     pub fn partitions(&self) -> BTreeMap<i32, PartitionOffsets> {
         self.latest

@@ -260,9 +260,7 @@ impl<'a> Worker<'a> {
         batch: &mut OpenBatch,
     ) -> anyhow::Result<()> {
         let (partition, offset) = (message.partition(), message.offset());
-        if let Some(starts) = self.starts.take() {
-            self.resumer.apply(starts);
-        }
+        self.apply_starts();
         if !self
             .resumer
             .admit(consumer, message.topic(), partition, offset)
@@ -331,18 +329,16 @@ impl<'a> Worker<'a> {
     /// Seeks back partitions of `posts.raw` that went silent although the
     /// broker holds records this replica did not get.
     fn check_stalls(&mut self, consumer: &StreamConsumer<FilterContext>) {
+        self.apply_starts();
+        let ends = consumer.context().stats.drained_ends();
+        self.resumer.check_stalls(consumer, ends);
+    }
+
+    /// Hands the starts noted by the rebalance callback to `resumer`.
+    fn apply_starts(&mut self) {
         if let Some(starts) = self.starts.take() {
             self.resumer.apply(starts);
         }
-        let topic = &self.filter.config.topics.raw;
-        let ends = consumer
-            .context()
-            .stats
-            .partitions()
-            .into_iter()
-            .filter(|(_, offsets)| offsets.queued == 0)
-            .filter_map(|(partition, offsets)| Some((topic.clone(), partition, offsets.high?)));
-        self.resumer.check_stalls(consumer, ends);
     }
 
     /// Ends `batch`: counts it in the metrics and builds its report (lag

@@ -39,21 +39,11 @@ impl ConsumerLag {
         }
     }
 
-    /// The high watermark of every partition whose fetched records the
-    /// client has all handed over, from the statistics: (topic, partition,
-    /// high watermark).
+    /// [`ClientStats::drained_ends`] of every topic the sink reads.
     pub fn ends(&self) -> Vec<(String, i32, i64)> {
         self.topics
             .iter()
-            .flat_map(|(topic, stats)| {
-                stats
-                    .partitions()
-                    .into_iter()
-                    .filter(|(_, offsets)| offsets.queued == 0)
-                    .filter_map(|(partition, offsets)| {
-                        Some((topic.clone(), partition, offsets.high?))
-                    })
-            })
+            .flat_map(|(_, stats)| stats.drained_ends())
             .collect()
     }
 
