@@ -21,6 +21,9 @@ pub mod service;
 pub mod text;
 mod worker;
 
+#[cfg(test)]
+mod test_rng;
+
 pub use config::FilterConfig;
 pub use reload::ReloadHandle;
 pub use service::{BuildError, Filter};

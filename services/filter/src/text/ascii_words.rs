@@ -130,16 +130,11 @@ mod tests {
 
     #[test]
     fn long_random_texts_agree_with_unicode_segmentation() {
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rng = crate::test_rng::TestRng(0x2545_F491_4F6C_DD1D);
         for case in 0..20_000 {
             let mut text = String::new();
             for _ in 0..(case % 40) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                text.push(char::from(
-                    ALPHABET[(state % ALPHABET.len() as u64) as usize],
-                ));
+                text.push(char::from(ALPHABET[rng.below(ALPHABET.len())]));
             }
             agrees(&text);
         }

@@ -131,13 +131,8 @@ fn whatever_the_fast_path_accepts_serde_accepts_alike() {
         "\"x\":1,",
         "建",
     ];
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % below as u64) as usize
-    };
+    let mut rng = crate::test_rng::TestRng(0x2545_F491_4F6C_DD1D);
+    let mut next = move |below: usize| rng.below(below);
     let bases: Vec<String> = posts()
         .iter()
         .map(|p| serde_json::to_string(p).unwrap())
@@ -190,11 +185,9 @@ fn string_end_finds_the_first_quote_backslash_or_control_character() {
     let alphabet: &[u8] = &[
         b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xe5, 0xff,
     ];
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = crate::test_rng::TestRng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..100_000 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next();
         let len = (state % 40) as usize;
         let bytes: Vec<u8> = (0..len)
             .map(|i| {
