@@ -80,6 +80,14 @@ impl Default for FileSettings {
     }
 }
 
+/// The collector's default `kafka.linger_ms`. A post waits seconds for its
+/// filter batch to close anyway, so 100 ms more at the source is not seen
+/// after the close, while 20 times fewer produce batches than at 5 ms cut
+/// the broker's work per fetch (on the local broker, whose fetch lists every
+/// stored batch of a partition, the end-to-end p99 after close fell from
+/// ~275–345 ms to ~120–175 ms at 20,000 posts/s).
+pub const COLLECTOR_LINGER_MS: u32 = 100;
+
 /// Everything the collector needs; validated before any I/O.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -127,7 +135,10 @@ pub struct CollectorConfig {
 impl Default for CollectorConfig {
     fn default() -> Self {
         CollectorConfig {
-            kafka: KafkaSettings::default(),
+            kafka: KafkaSettings {
+                linger_ms: COLLECTOR_LINGER_MS,
+                ..KafkaSettings::default()
+            },
             topics: Topics::default(),
             source: SourceKind::Synthetic,
             sources: Vec::new(),
@@ -238,6 +249,16 @@ mod tests {
                 .url
                 .starts_with("wss://jetstream2.us-east.bsky.network/")
         );
+    }
+
+    #[test]
+    fn the_collector_lingers_longer_than_the_other_services() {
+        assert_eq!(load("", &[]).unwrap().kafka.linger_ms, COLLECTOR_LINGER_MS);
+        let config = load("[kafka]\ncompression = \"zstd\"", &[]).unwrap();
+        assert_eq!(config.kafka.linger_ms, COLLECTOR_LINGER_MS);
+        let config = load("", &[("COLLECTOR__KAFKA__LINGER_MS", "5")]).unwrap();
+        assert_eq!(config.kafka.linger_ms, 5);
+        assert_eq!(KafkaSettings::default().linger_ms, 5);
     }
 
     #[test]
