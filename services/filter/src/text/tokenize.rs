@@ -40,7 +40,52 @@ const STOPWORDS_ZH: &str = include_str!("stopwords/zh.txt");
 /// [`Tokenizer::shared`].
 pub struct Tokenizer {
     jieba: Jieba,
-    stopwords: foldhash::HashSet<&'static str>,
+    stopwords: Stopwords,
+}
+
+/// The stopword lists as a set of packed words (see [`pack`]): every token
+/// is looked up, and hashing one integer costs less than hashing and
+/// comparing its bytes. Words too long to pack (none in the lists today)
+/// are kept apart.
+struct Stopwords {
+    packed: foldhash::HashSet<u64>,
+    long: Vec<&'static str>,
+}
+
+impl Stopwords {
+    fn new(words: impl Iterator<Item = &'static str>) -> Stopwords {
+        let mut stopwords = Stopwords {
+            packed: foldhash::HashSet::default(),
+            long: Vec::new(),
+        };
+        for word in words {
+            match pack(word) {
+                Some(packed) => _ = stopwords.packed.insert(packed),
+                None => stopwords.long.push(word),
+            }
+        }
+        stopwords
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        match pack(word) {
+            Some(packed) => self.packed.contains(&packed),
+            None => self.long.contains(&word),
+        }
+    }
+}
+
+/// A word of at most 7 bytes as one integer: its bytes, zero-padded, and
+/// its length in the top byte (so `"a"` and `"a\0"` differ).
+fn pack(word: &str) -> Option<u64> {
+    let bytes = word.as_bytes();
+    if bytes.len() > 7 {
+        return None;
+    }
+    let mut packed = [0u8; 8];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[7] = bytes.len() as u8;
+    Some(u64::from_le_bytes(packed))
 }
 
 /// Reusable buffers for [`Tokenizer::tokenize`]; one per thread.
@@ -83,12 +128,13 @@ impl Tokenizer {
     }
 
     fn new() -> Tokenizer {
-        let stopwords = [STOPWORDS_EN, STOPWORDS_ZH]
-            .into_iter()
-            .flat_map(str::lines)
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .collect();
+        let stopwords = Stopwords::new(
+            [STOPWORDS_EN, STOPWORDS_ZH]
+                .into_iter()
+                .flat_map(str::lines)
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#')),
+        );
         Tokenizer {
             jieba: Jieba::new(),
             stopwords,
@@ -123,10 +169,7 @@ impl Tokenizer {
                 continue;
             }
             let han = tail.chars().next().is_some_and(is_han);
-            let len = tail
-                .char_indices()
-                .find(|&(i, c)| i > 0 && (is_han(c) != han || c == '['))
-                .map_or(tail.len(), |(i, _)| i);
+            let len = run_len(tail, han);
             let run = &tail[..len];
             if han {
                 let mut start = rest;
@@ -168,6 +211,32 @@ impl Tokenizer {
             spans.push(span);
         }
     }
+}
+
+/// Byte length of the run at the start of `text` (not empty): the chars up
+/// to the first one whose `is_han` differs from `han`, or a `[` (which may
+/// open an emoticon code). Decides ASCII and the bulk of the CJK block by
+/// the lead byte, and decodes only the rest.
+fn run_len(text: &str, han: bool) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = text.chars().next().map_or(0, char::len_utf8);
+    while let Some(&lead) = bytes.get(i) {
+        let (is_han_char, len) = match lead {
+            b'[' => return i,
+            0x00..=0x7F => (false, 1),
+            // U+5000..=U+9FFF: all in the unified ideographs block.
+            0xE5..=0xE9 => (true, 3),
+            _ => {
+                let c = text[i..].chars().next().unwrap_or_default();
+                (is_han(c), c.len_utf8())
+            }
+        };
+        if is_han_char != han {
+            return i;
+        }
+        i += len;
+    }
+    text.len()
 }
 
 /// Copies `text` into `out` without URLs, mentions and emoji variation

@@ -195,3 +195,67 @@ fn clean_agrees_with_the_char_by_char_reference() {
         assert_eq!(fast, slow, "text {text:?}");
     }
 }
+
+#[test]
+fn packed_stopwords_are_exact() {
+    let stopwords = Stopwords::new(["的", "a", "the", "abcdefg", "abcdefgh"].into_iter());
+    for word in ["的", "a", "the", "abcdefg", "abcdefgh"] {
+        assert!(stopwords.contains(word), "{word}");
+    }
+    for word in [
+        "",
+        "a\0",
+        "th",
+        "thee",
+        "abcdef",
+        "abcdefgg",
+        "abcdefghi",
+        "白",
+    ] {
+        assert!(!stopwords.contains(word), "{word:?}");
+    }
+    assert_ne!(pack("a"), pack("a\0"));
+    assert_eq!(pack("abcdefgh"), None);
+}
+
+#[test]
+fn run_len_agrees_with_splitting_char_by_char() {
+    const PIECES: &[&str] = &[
+        "a",
+        " ",
+        "[",
+        "]",
+        "中",
+        "建设银行",
+        "\u{4DC0}",
+        "\u{4DBF}",
+        "\u{3400}",
+        "\u{F900}",
+        "\u{FAFF}",
+        "\u{20000}",
+        "\u{323AF}",
+        "\u{323B0}",
+        "，",
+        "é",
+        "😀",
+        "ｈ",
+        "\u{9FFF}",
+        "\u{A000}",
+        "\u{4E00}",
+        "\u{4DFF}",
+    ];
+    let reference = |text: &str, han: bool| {
+        text.char_indices()
+            .find(|&(i, c)| i > 0 && (is_han(c) != han || c == '['))
+            .map_or(text.len(), |(i, _)| i)
+    };
+    let mut rng = crate::test_rng::TestRng(0x2545_F491_4F6C_DD1D);
+    for case in 0..20_000 {
+        let mut text = String::new();
+        for _ in 0..=(case % 16) {
+            text.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+        let han = text.chars().next().is_some_and(is_han);
+        assert_eq!(run_len(&text, han), reference(&text, han), "text {text:?}");
+    }
+}
