@@ -10,6 +10,7 @@ use crate::broker::Broker;
 use crate::filter_run::{FilterPlan, run_filter};
 use crate::latency::{LatencyPlan, run_latency};
 use crate::load::load;
+use crate::pairs::{Pair, run_pairs};
 use crate::quix::{QuixPlan, check_matches, run_quix, venv_python};
 use crate::report::Results;
 use crate::services::Services;
@@ -21,6 +22,9 @@ pub struct Options {
     pub posts: u64,
     /// Filter replica counts to measure.
     pub replicas: Vec<usize>,
+    /// Rounds of null consumer + filter ×1 (the main run is the first);
+    /// the ratios' median is reported.
+    pub pairs: usize,
     /// Classifier model for the text runs; `None` skips them.
     pub model: Option<PathBuf>,
     /// Quix Streams virtualenv; `None` skips the peer.
@@ -69,6 +73,16 @@ pub fn run(options: &Options) -> anyhow::Result<Results> {
     ));
     let loaded = load(&services, RAW, options.posts, 42)?;
     let limit = Duration::from_secs(120 + options.posts / 5_000);
+    let base_plan = FilterPlan {
+        raw_topic: RAW,
+        ends: &loaded.ends,
+        rules: &options.rules,
+        replicas: 1,
+        model: None,
+        batch_interval_ms: options.batch_interval_ms,
+        limit,
+        round: 1,
+    };
     let mut filters = Vec::new();
     let models: Vec<Option<&PathBuf>> = std::iter::once(None)
         .chain(options.model.as_ref().map(Some))
@@ -82,16 +96,25 @@ pub fn run(options: &Options) -> anyhow::Result<Results> {
             };
             say(&format!("3. filter, {replicas} replica(s){text}"));
             let plan = FilterPlan {
-                raw_topic: RAW,
-                ends: &loaded.ends,
-                rules: &options.rules,
-                replicas,
                 model: model.map(PathBuf::as_path),
-                batch_interval_ms: options.batch_interval_ms,
-                limit,
+                replicas,
+                ..base_plan
             };
             filters.push(run_filter(&services, &plan)?);
         }
+    }
+    let mut pairs: Vec<Pair> = Pair::from_main(loaded.null.posts_per_s(), &filters)
+        .into_iter()
+        .collect();
+    if !pairs.is_empty() {
+        let model = options.model.as_deref();
+        pairs.extend(run_pairs(
+            &services,
+            &base_plan,
+            options.posts,
+            model,
+            options.pairs,
+        )?);
     }
     let mut quix = Vec::new();
     if let Some(venv) = &options.quix_venv {
@@ -145,6 +168,7 @@ pub fn run(options: &Options) -> anyhow::Result<Results> {
     Ok(Results {
         loaded,
         filters,
+        pairs,
         quix,
         latency,
         batch_interval_ms: options.batch_interval_ms,

@@ -64,16 +64,22 @@ pub struct FilterPlan<'a> {
     pub batch_interval_ms: u64,
     /// Bound for the whole run.
     pub limit: Duration,
+    /// Which repeat of this configuration (1 for the first); each has its
+    /// own group and output topics.
+    pub round: usize,
 }
 
 /// Runs the filter replicas over the loaded posts and measures them.
 pub fn run_filter(services: &Services, plan: &FilterPlan<'_>) -> anyhow::Result<FilterRun> {
     let text = plan.model.is_some();
-    let tag = format!(
+    let mut tag = format!(
         "bench-filter-{}{}",
         if text { "text-" } else { "" },
         plan.replicas
     );
+    if plan.round > 1 {
+        tag = format!("{tag}-r{}", plan.round);
+    }
     let group = format!("{tag}-group");
     let kafka = settings(&services.brokers);
     let offsets = CommittedOffsets::new(&kafka, &group, plan.raw_topic, PARTITIONS)?;

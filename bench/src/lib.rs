@@ -10,6 +10,7 @@ pub mod filter_run;
 pub mod latency;
 pub mod load;
 pub mod null_consumer;
+pub mod pairs;
 pub mod process;
 pub mod quix;
 pub mod report;

@@ -67,25 +67,11 @@ pub fn load(services: &Services, topic: &str, posts: u64, seed: u64) -> anyhow::
         bail!("the collector exited with {status} while loading; see collector-load.log");
     }
 
-    let mut null = services.command("null-consumer");
-    null.args(["--brokers", &services.brokers, "--topic", topic])
-        .args(["--group", "bench-null", "--posts", &posts.to_string()])
-        .args(["--partitions", &PARTITIONS.to_string()]);
-    let log = services.logs.join("null-consumer.log");
-    let _ = std::fs::remove_file(&log);
-    let process = Measured::spawn("null-consumer", null, &log)?;
-    let spawned_ms = now_ms_of(&process);
-    let (status, null_usage) = process.wait(Duration::from_secs(600))?;
-    let output = std::fs::read_to_string(&log)?;
-    if !status.success() {
-        bail!("the null consumer failed ({status}): {output}");
-    }
-    let line = output
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("the null consumer printed no result")?;
-    let run: NullRun = serde_json::from_str(line).context("parsing the null consumer's result")?;
+    let NullPass {
+        run,
+        usage: null_usage,
+        join_s: null_join_s,
+    } = run_null(services, topic, posts, "bench-null", "null-consumer.log")?;
 
     let ends = run.next_offsets.clone();
     let contiguous = run
@@ -103,11 +89,57 @@ pub fn load(services: &Services, topic: &str, posts: u64, seed: u64) -> anyhow::
         posts,
         collector_posts_per_s: rate(posts as f64, run.min_timestamp_ms as f64, exited_ms),
         collector: collector_usage,
-        null_join_s: (run.first_ms - spawned_ms) / 1000.0,
+        null_join_s,
         ends,
         null: run,
         null_usage,
         sample: sample_posts(&services.brokers, topic, posts.min(5_000))?,
+    })
+}
+
+/// One pass of the null consumer.
+#[derive(Debug, Clone)]
+pub struct NullPass {
+    /// What it read and when.
+    pub run: NullRun,
+    /// Its process's peak RSS and CPU time.
+    pub usage: Usage,
+    /// From spawning it to its first record (group join), s.
+    pub join_s: f64,
+}
+
+/// Reads the `posts` posts of `topic` with the null consumer in a new
+/// `group`, logging to `log_name` in the logs folder.
+pub fn run_null(
+    services: &Services,
+    topic: &str,
+    posts: u64,
+    group: &str,
+    log_name: &str,
+) -> anyhow::Result<NullPass> {
+    let mut null = services.command("null-consumer");
+    null.args(["--brokers", &services.brokers, "--topic", topic])
+        .args(["--group", group, "--posts", &posts.to_string()])
+        .args(["--partitions", &PARTITIONS.to_string()]);
+    let log = services.logs.join(log_name);
+    let _ = std::fs::remove_file(&log);
+    let process = Measured::spawn("null-consumer", null, &log)?;
+    let spawned_ms = now_ms_of(&process);
+    let (status, usage) = process.wait(Duration::from_secs(600))?;
+    let output = std::fs::read_to_string(&log)?;
+    if !status.success() {
+        bail!("the null consumer failed ({status}): {output}");
+    }
+    let line = output
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("the null consumer printed no result")?;
+    let run: NullRun = serde_json::from_str(line).context("parsing the null consumer's result")?;
+    Ok(NullPass {
+        join_s: (run.first_ms - spawned_ms) / 1000.0,
+        run,
+        usage,
     })
 }
 

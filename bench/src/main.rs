@@ -17,6 +17,12 @@ struct Args {
     /// Filter replica counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     replicas: Vec<usize>,
+    /// Rounds of the null consumer and the filter x1 (with and without text
+    /// features), alternated; the first is the main run. The median of the
+    /// paired ratios is reported, as one reading on a shared machine can be
+    /// off by a third (1 measures each once).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+    pairs: u64,
     /// Classifier model for the text-feature runs (omit to skip them).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
     let options = Options {
         posts: args.posts,
         replicas: args.replicas,
+        pairs: args.pairs as usize,
         model: args.model,
         quix_venv: args.quix_venv,
         quix_instances: args.quix_instances,

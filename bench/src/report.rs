@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::filter_run::FilterRun;
 use crate::latency::LatencyRun;
 use crate::load::Loaded;
+use crate::pairs::{Pair, median};
 use crate::quix::QuixRun;
 
 /// Everything one benchmark run measured.
@@ -16,6 +17,9 @@ pub struct Results {
     pub loaded: Loaded,
     /// Filter runs, rules only then with text features.
     pub filters: Vec<FilterRun>,
+    /// The filter ×1 next to the null consumer, round by round (the first
+    /// from the main runs); empty without a ×1 run.
+    pub pairs: Vec<Pair>,
     /// Quix Streams runs.
     pub quix: Vec<QuixRun>,
     /// The end-to-end run.
@@ -104,6 +108,7 @@ impl Results {
             obj.insert("filter_to_quix_ratio".into(), Value::Object(ratio));
             obj.insert("quix_runs".into(), json!(self.quix));
         }
+        self.insert_pairs(obj);
         if let Some(ccb) = rules
             .first()
             .and_then(|r| r.matched_per_rule.get("ccb-rise"))
@@ -142,6 +147,73 @@ impl Results {
         }
         obj.insert("services".into(), services);
         out
+    }
+
+    /// The paired rounds and their medians: `paired_x1` (each round),
+    /// `filter_x1_ratio_median`, `filter_text_x1_ratio_median`,
+    /// `filter_x1_posts_per_s_median` and `filter_to_quix_ratio_median`.
+    fn insert_pairs(&self, obj: &mut Map<String, Value>) {
+        if self.pairs.is_empty() {
+            return;
+        }
+        let rounds: Vec<Value> = self
+            .pairs
+            .iter()
+            .map(|p| {
+                json!({
+                    "null_posts_per_s": round(p.null_posts_per_s, 0),
+                    "filter_posts_per_s": round(p.filter_posts_per_s, 0),
+                    "ratio": round(p.ratio(), 3),
+                    "text_posts_per_s": p.text_posts_per_s.map(|t| round(t, 0)),
+                    "text_ratio": p.text_ratio().map(|r| round(r, 3)),
+                })
+            })
+            .collect();
+        obj.insert("paired_x1".into(), Value::Array(rounds));
+        let ratio = median(self.pairs.iter().map(Pair::ratio).collect());
+        let text = median(self.pairs.iter().filter_map(Pair::text_ratio).collect());
+        let speed = median(self.pairs.iter().map(|p| p.filter_posts_per_s).collect());
+        let quix = self.quix.iter().find(|q| q.instances == 1);
+        for (key, value) in [
+            ("filter_x1_ratio_median", ratio.map(|r| round(r, 3))),
+            ("filter_text_x1_ratio_median", text.map(|r| round(r, 3))),
+            ("filter_x1_posts_per_s_median", speed.map(|v| round(v, 0))),
+            (
+                "filter_to_quix_ratio_median",
+                speed.zip(quix).map(|(v, q)| round(v / q.posts_per_s, 2)),
+            ),
+        ] {
+            if let Some(value) = value {
+                obj.insert(key.into(), json!(value));
+            }
+        }
+    }
+
+    /// The paired rounds as table lines.
+    fn pairs_table(&self, t: &mut String) {
+        if self.pairs.len() < 2 {
+            return;
+        }
+        let list = |ratios: Vec<f64>| {
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            let middle = median(ratios).unwrap_or(0.0);
+            format!("{} -> median {middle:.2}", shown.join(" / "))
+        };
+        let _ = writeln!(
+            t,
+            "filter x1 / null consumer, {} alternated rounds: {}",
+            self.pairs.len(),
+            list(self.pairs.iter().map(Pair::ratio).collect())
+        );
+        let text: Vec<f64> = self.pairs.iter().filter_map(Pair::text_ratio).collect();
+        if !text.is_empty() {
+            let _ = writeln!(
+                t,
+                "filter +text x1 / null consumer, {} rounds: {}",
+                text.len(),
+                list(text)
+            );
+        }
     }
 
     /// A readable table of the headline numbers.
@@ -217,6 +289,7 @@ impl Results {
                 run.cpu_s
             );
         }
+        self.pairs_table(&mut t);
         if let Some(e2e) = &self.latency {
             let _ = writeln!(
                 t,
