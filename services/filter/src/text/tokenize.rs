@@ -82,10 +82,12 @@ fn pack(word: &str) -> Option<u64> {
     if bytes.len() > 7 {
         return None;
     }
-    let mut packed = [0u8; 8];
-    packed[..bytes.len()].copy_from_slice(bytes);
-    packed[7] = bytes.len() as u8;
-    Some(u64::from_le_bytes(packed))
+    // Byte by byte: a copy of a variable length would be a call to memcpy.
+    let mut packed = (bytes.len() as u64) << 56;
+    for (i, &b) in bytes.iter().enumerate() {
+        packed |= u64::from(b) << (8 * i);
+    }
+    Some(packed)
 }
 
 /// Reusable buffers for [`Tokenizer::tokenize`]; one per thread.
@@ -201,13 +203,17 @@ impl Tokenizer {
     }
 
     fn keep(&self, word: &str, span: Range<usize>, spans: &mut Vec<Range<usize>>) {
-        if word.len() > MAX_TOKEN_BYTES || self.stopwords.contains(word) {
-            return;
-        }
-        let first = word.chars().next();
-        if first.is_some_and(|c| is_emoji(c) || is_common_ideograph(c))
-            || word.chars().any(char::is_alphabetic)
-        {
+        // The cheap test first: most segments of a non-Han run are spaces
+        // and punctuation, which need no stopword lookup.
+        let wordlike = if word.is_ascii() {
+            word.bytes().any(|b| b.is_ascii_alphabetic())
+        } else {
+            word.chars()
+                .next()
+                .is_some_and(|c| is_emoji(c) || is_common_ideograph(c))
+                || word.chars().any(char::is_alphabetic)
+        };
+        if wordlike && word.len() <= MAX_TOKEN_BYTES && !self.stopwords.contains(word) {
             spans.push(span);
         }
     }
