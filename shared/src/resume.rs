@@ -144,7 +144,7 @@ impl Resumer {
                 }
                 Some(Verdict::Stuck(gap)) => {
                     tracing::error!(%topic, partition, first_missing = gap.first, end = gap.next,
-                        "the broker holds records of this partition and does not deliver them, even after seeking back; waiting for them")
+                        "the broker reported records of this partition that it does not deliver, even after seeking back (records it skips, or a broker that stopped answering fetches); waiting for them")
                 }
                 _ => {}
             }
