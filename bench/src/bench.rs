@@ -103,10 +103,9 @@ pub fn run(options: &Options) -> anyhow::Result<Results> {
             filters.push(run_filter(&services, &plan)?);
         }
     }
-    let mut pairs: Vec<Pair> = Pair::from_main(loaded.null.posts_per_s(), &filters)
-        .into_iter()
-        .collect();
-    if !pairs.is_empty() {
+    let mut pairs = Vec::new();
+    if let Some(first) = Pair::from_main(loaded.null.posts_per_s(), &filters) {
+        pairs.push(first);
         let model = options.model.as_deref();
         pairs.extend(run_pairs(
             &services,

@@ -170,8 +170,8 @@ impl Results {
             })
             .collect();
         obj.insert("paired_x1".into(), Value::Array(rounds));
-        let ratio = median(self.pairs.iter().map(Pair::ratio).collect());
-        let text = median(self.pairs.iter().filter_map(Pair::text_ratio).collect());
+        let ratio = median(self.pair_ratios());
+        let text = median(self.pair_text_ratios());
         let speed = median(self.pairs.iter().map(|p| p.filter_posts_per_s).collect());
         let quix = self.quix.iter().find(|q| q.instances == 1);
         for (key, value) in [
@@ -189,6 +189,16 @@ impl Results {
         }
     }
 
+    /// Filter ×1 / null consumer, round by round.
+    fn pair_ratios(&self) -> Vec<f64> {
+        self.pairs.iter().map(Pair::ratio).collect()
+    }
+
+    /// Filter + text ×1 / null consumer, for the rounds that measured it.
+    fn pair_text_ratios(&self) -> Vec<f64> {
+        self.pairs.iter().filter_map(Pair::text_ratio).collect()
+    }
+
     /// The paired rounds as table lines.
     fn pairs_table(&self, t: &mut String) {
         if self.pairs.len() < 2 {
@@ -203,9 +213,9 @@ impl Results {
             t,
             "filter x1 / null consumer, {} alternated rounds: {}",
             self.pairs.len(),
-            list(self.pairs.iter().map(Pair::ratio).collect())
+            list(self.pair_ratios())
         );
-        let text: Vec<f64> = self.pairs.iter().filter_map(Pair::text_ratio).collect();
+        let text = self.pair_text_ratios();
         if !text.is_empty() {
             let _ = writeln!(
                 t,
