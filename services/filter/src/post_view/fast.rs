@@ -32,29 +32,83 @@ const CLIENT: u16 = 1 << 11;
 const COLLECTED_AT: u16 = 1 << 12;
 const REQUIRED: u16 = ID | SOURCE | TEXT | CREATED_AT | AUTHOR | COLLECTED_AT;
 
+/// A post's keys in the order serde writes them, the bit of each above
+/// being `1 << index`.
+const POST_KEYS: [Key; 13] = [
+    Key::new("id"),
+    Key::new("source"),
+    Key::new("text"),
+    Key::new("lang"),
+    Key::new("created_at"),
+    Key::new("author"),
+    Key::new("url"),
+    Key::new("reposts"),
+    Key::new("comments"),
+    Key::new("likes"),
+    Key::new("repost_of"),
+    Key::new("client"),
+    Key::new("collected_at"),
+];
+
+/// An author's keys in the order serde writes them.
+const AUTHOR_KEYS: [Key; 4] = [
+    Key::new("id"),
+    Key::new("name"),
+    Key::new("followers"),
+    Key::new("verified"),
+];
+
+/// A repost reference's keys in the order serde writes them.
+const REPOST_KEYS: [Key; 3] = [Key::new("id"), Key::new("author_name"), Key::new("text")];
+
+/// A key as it appears in the compact form, `"name":`, packed into a
+/// little-endian `u128` so sixteen bytes of input are compared in one go.
+struct Key {
+    name: &'static str,
+    /// `"name":`, little-endian, zero past its end.
+    word: u128,
+    /// Ones over the bytes of `word`.
+    mask: u128,
+    /// Bytes of `"name":`.
+    len: usize,
+}
+
+impl Key {
+    /// Panics (at compile time) if `"name":` does not fit sixteen bytes.
+    const fn new(name: &'static str) -> Key {
+        let bytes = name.as_bytes();
+        let len = bytes.len() + 3;
+        assert!(len <= 16, "a key must fit the u128 comparison");
+        let mut word = u128::from_le_bytes([0; 16]) | b'"' as u128;
+        let mut at = 0;
+        while at < bytes.len() {
+            word |= (bytes[at] as u128) << (8 * (at + 1));
+            at += 1;
+        }
+        word |= (b'"' as u128) << (8 * (len - 2));
+        word |= (b':' as u128) << (8 * (len - 1));
+        let mask = if len == 16 {
+            u128::MAX
+        } else {
+            (1 << (8 * len)) - 1
+        };
+        Key {
+            name,
+            word,
+            mask,
+            len,
+        }
+    }
+}
+
 /// The post in `text` when it has the compact form, else `None`.
 pub(crate) fn parse(text: &str) -> Option<PostView<'_>> {
     let mut input = Input { text, at: 0 };
     let mut seen = 0u16;
     let (mut id, mut source, mut body, mut author) = (None, None, None, None);
     let (mut reposts, mut comments, mut likes, mut repost_of) = (0, 0, 0, None);
-    input.fields(|input, key| {
-        let bit = match key {
-            "id" => ID,
-            "source" => SOURCE,
-            "text" => TEXT,
-            "lang" => LANG,
-            "created_at" => CREATED_AT,
-            "author" => AUTHOR,
-            "url" => URL,
-            "reposts" => REPOSTS,
-            "comments" => COMMENTS,
-            "likes" => LIKES,
-            "repost_of" => REPOST_OF,
-            "client" => CLIENT,
-            "collected_at" => COLLECTED_AT,
-            _ => return None,
-        };
+    input.fields(&POST_KEYS, |input, index| {
+        let bit = 1 << index;
         first_time(&mut seen, bit)?;
         match bit {
             ID => id = Some(input.string()?),
@@ -68,7 +122,8 @@ pub(crate) fn parse(text: &str) -> Option<PostView<'_>> {
             REPOSTS => reposts = input.count()?,
             COMMENTS => comments = input.count()?,
             LIKES => likes = input.count()?,
-            _ => repost_of = input.repost_or_null()?,
+            REPOST_OF => repost_of = input.repost_or_null()?,
+            _ => return None,
         }
         Some(())
     })?;
@@ -168,20 +223,47 @@ impl<'a> Input<'a> {
         self.text.as_bytes()[self.at..].starts_with(word.as_bytes())
     }
 
-    /// A non-empty object: calls `field` with each key, the input on its
-    /// value, which `field` consumes.
-    fn fields(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// A non-empty object whose keys are all in `keys`: calls `field` with
+    /// each key's index, the input on its value, which `field` consumes.
+    fn fields(
+        &mut self,
+        keys: &[Key],
+        mut field: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
         self.expect(b'{')?;
+        let mut next = 0;
         loop {
-            let key = self.string()?;
-            self.expect(b':')?;
-            field(self, key)?;
+            let index = self.key(keys, next)?;
+            next = index + 1;
+            field(self, index)?;
             match self.next_byte()? {
                 b',' => {}
                 b'}' => return Some(()),
                 _ => return None,
             }
         }
+    }
+
+    /// A key and its colon: its index in `keys`, `None` if it is not one.
+    /// Serde writes keys in `keys`' order, skipping absent ones, so the
+    /// keys from `from` on are compared in place first; reading each key
+    /// as a string and looking it up cost several times more.
+    fn key(&mut self, keys: &[Key], from: usize) -> Option<usize> {
+        if let Some(head) = self.text.as_bytes()[self.at..].first_chunk::<16>() {
+            let head = u128::from_le_bytes(*head);
+            let found = keys
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, key)| head & key.mask == key.word);
+            if let Some((index, key)) = found {
+                self.at += key.len;
+                return Some(index);
+            }
+        }
+        let name = self.string()?;
+        self.expect(b':')?;
+        keys.iter().position(|key| key.name == name)
     }
 
     /// A string without escapes or control characters, borrowed.
@@ -237,14 +319,8 @@ impl<'a> Input<'a> {
 
     fn author(&mut self) -> Option<AuthorView<'a>> {
         let (mut seen, mut id, mut followers, mut verified) = (0u16, None, None, false);
-        self.fields(|input, key| {
-            let bit = match key {
-                "id" => 1,
-                "name" => 2,
-                "followers" => 4,
-                "verified" => 8,
-                _ => return None,
-            };
+        self.fields(&AUTHOR_KEYS, |input, index| {
+            let bit = 1 << index;
             first_time(&mut seen, bit)?;
             match bit {
                 1 => id = Some(input.string()?),
@@ -277,13 +353,8 @@ impl<'a> Input<'a> {
             return self.null().map(|()| None);
         }
         let mut seen = 0u16;
-        self.fields(|input, key| {
-            let bit = match key {
-                "id" => 1,
-                "author_name" => 2,
-                "text" => 4,
-                _ => return None,
-            };
+        self.fields(&REPOST_KEYS, |input, index| {
+            let bit = 1 << index;
             first_time(&mut seen, bit)?;
             if bit == 1 {
                 input.string().map(|_| ())
