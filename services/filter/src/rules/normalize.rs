@@ -28,10 +28,35 @@ pub fn normalize(text: &str, out: &mut String) {
     // between. Such a character is held back until the next one is seen,
     // because a following combining mark may still compose with it; the
     // stretch then starts at the held character.
+    let bytes = text.as_bytes();
     let mut in_space = false;
     let mut slow_start: Option<usize> = None;
     let mut held: Option<(usize, char)> = None;
-    for (i, c) in text.char_indices() {
+    let mut i = 0;
+    while i < bytes.len() {
+        if slow_start.is_none()
+            && let Some(last) = identity_run(bytes, i)
+        {
+            // A run of characters that are their own NFKC form: all but
+            // the last are copied at once (lowercased in place, which only
+            // touches ASCII bytes), the last is held like any other.
+            if let Some((_, prev)) = held {
+                push_simple(out, prev, &mut in_space);
+            }
+            if last > i {
+                let from = out.len();
+                out.push_str(&text[i..last]);
+                out[from..].make_ascii_lowercase();
+                in_space = false;
+            }
+            let end = last + if bytes[last] < 0x80 { 1 } else { 3 };
+            held = text[last..end].chars().next().map(|c| (last, c));
+            i = end;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
         if let Some(mapped) = simple_nfkc(c) {
             match slow_start.take() {
                 Some(start) => push_nfkc(&text[start..i], out, &mut in_space),
@@ -45,6 +70,7 @@ pub fn normalize(text: &str, out: &mut String) {
         } else if slow_start.is_none() {
             slow_start = Some(held.take().map_or(i, |(start, _)| start));
         }
+        i += c.len_utf8();
     }
     match slow_start {
         Some(start) => push_nfkc(&text[start..], out, &mut in_space),
@@ -54,6 +80,59 @@ pub fn normalize(text: &str, out: &mut String) {
             }
         }
     }
+}
+
+/// The start of the last character of the run of identity characters
+/// (see [`is_identity`]) beginning at `i`, `None` if the character at `i` is
+/// not one. Such characters are one ASCII byte (not whitespace) or three
+/// bytes, so the run is found from lead bytes without decoding every
+/// character in full.
+fn identity_run(bytes: &[u8], i: usize) -> Option<usize> {
+    let mut last = None;
+    let mut at = i;
+    while let Some(&lead) = bytes.get(at) {
+        let width = if lead < 0x80 {
+            if is_ascii_white_space(lead) {
+                break;
+            }
+            1
+        } else if (0xE0..0xF0).contains(&lead) {
+            // Valid UTF-8 (it came from a `str`): two continuation bytes follow.
+            let (Some(&b1), Some(&b2)) = (bytes.get(at + 1), bytes.get(at + 2)) else {
+                break;
+            };
+            let code =
+                u32::from(lead & 0x0F) << 12 | u32::from(b1 & 0x3F) << 6 | u32::from(b2 & 0x3F);
+            if !is_identity(code) {
+                break;
+            }
+            3
+        } else {
+            break;
+        };
+        last = Some(at);
+        at += width;
+    }
+    last
+}
+
+/// Characters (by code point) that [`simple_nfkc`] maps to themselves:
+/// their own NFKC form, normalization boundaries, without case (ASCII
+/// aside) and not whitespace (ASCII whitespace is left to the caller).
+#[inline]
+fn is_identity(code: u32) -> bool {
+    // Common Han first: most characters of a Chinese post end here.
+    (0x4E00..=0x9FFF).contains(&code)
+        || matches!(
+            code,
+            0x00..=0x7F
+                | 0x3001..=0x3003
+                | 0x3008..=0x3011
+                | 0x3041..=0x3096
+                | 0x30A1..=0x30FC
+                | 0x3400..=0x4DBF
+                | 0xAC00..=0xD7A3
+        )
 }
 
 /// ASCII fast path. Most posts need no whitespace collapsing (single spaces
@@ -101,14 +180,7 @@ fn is_ascii_white_space(b: u8) -> bool {
 #[inline]
 fn simple_nfkc(c: char) -> Option<char> {
     match u32::from(c) {
-        0x00..=0x7F
-        | 0x3001..=0x3003
-        | 0x3008..=0x3011
-        | 0x3041..=0x3096
-        | 0x30A1..=0x30FC
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xAC00..=0xD7A3 => Some(c),
+        code if is_identity(code) => Some(c),
         0x3000 => Some(' '),
         // Full-width forms of ASCII `!` to `~`.
         full @ 0xFF01..=0xFF5E => char::from_u32(full - 0xFEE0),
