@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, BuildError, MatchKind};
+use aho_corasick::BuildError;
 
 use super::matcher::{set_bit, test_bit};
 use super::normalize::{is_cjk, is_word_char};
 use super::parse::Query;
+use super::scanner::{DFA_MAX_PATTERNS, Scanner};
 
 /// The classifier's verdict on one label, as rule evaluation sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -120,7 +121,7 @@ pub(super) struct Pattern {
 /// Literals of all rules compiled into one automaton, and the rules' queries.
 #[derive(Debug, Clone)]
 pub(super) struct Matcher {
-    pub automaton: AhoCorasick,
+    pub automaton: Scanner,
     /// Indexed by automaton pattern id.
     pub patterns: Vec<Pattern>,
     /// One per rule, in rule order.
@@ -148,9 +149,7 @@ impl Matcher {
     ) -> Result<Matcher, BuildError> {
         let mut builder = Builder::default();
         let exprs: Vec<Expr> = queries.into_iter().map(|q| builder.expr(q)).collect();
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&builder.texts)?;
+        let automaton = Scanner::build(&builder.texts, DFA_MAX_PATTERNS)?;
 
         let mut by_literal: Vec<Vec<usize>> = vec![Vec::new(); builder.literal_count];
         let mut match_without_literals = vec![0; exprs.len().div_ceil(64)];

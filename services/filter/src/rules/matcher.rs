@@ -104,27 +104,27 @@ impl Matcher {
     /// is overlapping, so every occurrence of every pattern is reported: an
     /// occurrence failing its boundary check cannot hide a later one.
     fn find_literals(&self, text: &str, bits: &mut Bitsets) {
-        for found in self.automaton.find_overlapping_iter(text) {
-            let Some(pattern) = self.patterns.get(found.pattern().as_usize()) else {
-                continue;
+        self.automaton.for_each_match(text, |pattern, start, end| {
+            let Some(pattern) = self.patterns.get(pattern) else {
+                return;
             };
             let prefix = pattern.prefix.filter(|&id| !test_bit(&bits.literals, id));
             let exact = pattern.exact.filter(|&id| !test_bit(&bits.literals, id));
             if prefix.is_none() && exact.is_none() {
-                continue;
+                return;
             }
-            if pattern.check_start && !boundary_before(text, found.start()) {
-                continue;
+            if pattern.check_start && !boundary_before(text, start) {
+                return;
             }
             if let Some(id) = prefix {
                 self.mark(id, bits);
             }
             if let Some(id) = exact
-                && (!pattern.check_end || boundary_after(text, found.end()))
+                && (!pattern.check_end || boundary_after(text, end))
             {
                 self.mark(id, bits);
             }
-        }
+        });
     }
 
     fn mark(&self, literal: usize, bits: &mut Bitsets) {

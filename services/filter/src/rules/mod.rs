@@ -55,6 +55,7 @@ mod lexer;
 mod matcher;
 mod normalize;
 mod parse;
+mod scanner;
 
 use std::collections::HashMap;
 use std::path::Path;
