@@ -89,7 +89,13 @@ pub fn ascii_word_bounds(text: &str) -> impl Iterator<Item = (usize, &str)> {
         if start >= bytes.len() {
             return None;
         }
-        while i < bytes.len() && joined(bytes, i) {
+        while i < bytes.len() {
+            // Inside a word of letters and digits (most bytes), skip the
+            // full rule table.
+            let in_word = bytes[i].is_ascii_alphanumeric() && bytes[i - 1].is_ascii_alphanumeric();
+            if !in_word && !joined(bytes, i) {
+                break;
+            }
             i += 1;
         }
         let word = (start, &text[start..i.min(bytes.len())]);

@@ -210,7 +210,7 @@ impl Tokenizer {
         } else {
             word.chars()
                 .next()
-                .is_some_and(|c| is_emoji(c) || is_common_ideograph(c))
+                .is_some_and(|c| is_common_ideograph(c) || is_emoji(c))
                 || word.chars().any(char::is_alphabetic)
         };
         if wordlike && word.len() <= MAX_TOKEN_BYTES && !self.stopwords.contains(word) {
