@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A build from scratch fills target/ with ~4.5 GiB; when the disk runs out
+# mid-build, rustc fails with an LLVM I/O error that does not say why.
+free_kib="$(df -Pk . | awk 'NR == 2 { print $4 }')"
+if (( free_kib < 5 * 1024 * 1024 )); then
+  echo "warning: $(( free_kib / 1024 )) MiB free on this disk; a build from scratch needs about 4.5 GiB (target/)" >&2
+fi
+
 echo "== local broker" >&2
 TANSU_BIN="$(deploy/local/install-tansu.sh)"
 export TANSU_BIN
