@@ -79,7 +79,7 @@ impl Key {
         let bytes = name.as_bytes();
         let len = bytes.len() + 3;
         assert!(len <= 16, "a key must fit the u128 comparison");
-        let mut word = u128::from_le_bytes([0; 16]) | b'"' as u128;
+        let mut word = b'"' as u128;
         let mut at = 0;
         while at < bytes.len() {
             word |= (bytes[at] as u128) << (8 * (at + 1));
