@@ -7,7 +7,7 @@
 //! reported, as by an overlapping search.
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::nfa::contiguous;
+use aho_corasick::nfa::{contiguous, noncontiguous};
 use aho_corasick::{Anchored, BuildError, MatchKind, dfa};
 
 /// Up to this many patterns a DFA is tried first (the aho-corasick crate's
@@ -22,6 +22,8 @@ pub(super) enum Scanner {
     Dfa(dfa::DFA),
     /// For the rest.
     Nfa(contiguous::NFA),
+    /// For sets too large for the contiguous NFA's state ids.
+    BigNfa(noncontiguous::NFA),
 }
 
 impl Scanner {
@@ -36,11 +38,18 @@ impl Scanner {
         {
             return Ok(Scanner::Dfa(dfa));
         }
-        contiguous::Builder::new()
+        let contiguous = contiguous::Builder::new()
             .match_kind(MatchKind::Standard)
             .prefilter(false)
-            .build(texts)
-            .map(Scanner::Nfa)
+            .build(texts);
+        match contiguous {
+            Ok(nfa) => Ok(Scanner::Nfa(nfa)),
+            Err(_) => noncontiguous::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(texts)
+                .map(Scanner::BigNfa),
+        }
     }
 
     /// Calls `found(pattern, start, end)` for every occurrence of every
@@ -50,6 +59,7 @@ impl Scanner {
         match self {
             Scanner::Dfa(dfa) => scan(dfa, text.as_bytes(), found),
             Scanner::Nfa(nfa) => scan(nfa, text.as_bytes(), found),
+            Scanner::BigNfa(nfa) => scan(nfa, text.as_bytes(), found),
         }
     }
 }

@@ -1,4 +1,4 @@
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 
 use super::*;
 
@@ -62,6 +62,14 @@ fn both_automata_report_what_the_overlapping_search_reports() {
     let dfa = Scanner::build(&texts, DFA_MAX_PATTERNS).unwrap();
     let nfa = Scanner::build(&texts, 0).unwrap();
     assert!(matches!(dfa, Scanner::Dfa(_)) && matches!(nfa, Scanner::Nfa(_)));
+    // Taken only when the contiguous NFA cannot be built, so built here directly.
+    let big = Scanner::BigNfa(
+        noncontiguous::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(&texts)
+            .unwrap(),
+    );
     let mut rng = crate::test_rng::TestRng(0x51_7CC1_B727_220A);
     let mut text = String::new();
     let mut reported = 0;
@@ -74,6 +82,7 @@ fn both_automata_report_what_the_overlapping_search_reports() {
         reported += expected.len();
         assert_eq!(matches(&dfa, &text), expected, "{text:?}");
         assert_eq!(matches(&nfa, &text), expected, "{text:?}");
+        assert_eq!(matches(&big, &text), expected, "{text:?}");
     }
     // The texts did contain matches, many of them overlapping.
     assert!(reported > 20_000, "{reported}");
