@@ -65,8 +65,9 @@ impl Scanner {
 }
 
 /// The overlapping search of `automaton` (built unanchored, without a
-/// prefilter) over `haystack`.
-#[inline]
+/// prefilter) over `haystack`. Not inlined: in the caller's body the
+/// loop lost registers and reloaded the DFA's tables per byte.
+#[inline(never)]
 fn scan<A: Automaton>(automaton: &A, haystack: &[u8], mut found: impl FnMut(usize, usize, usize)) {
     let Ok(mut state) = automaton.start_state(Anchored::No) else {
         return;
