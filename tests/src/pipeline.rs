@@ -222,11 +222,15 @@ pub async fn wait_for_assignments(
     }
 }
 
-/// The matched posts written to a JSON-lines file so far.
+/// The matched posts written to a JSON-lines file so far: its complete
+/// lines. The sink writes a block in several writes, so a read while it
+/// writes can end inside a line (a CI run failed on such a half line);
+/// every complete line must parse.
 pub fn jsonl_posts(path: &Path) -> Vec<MatchedPost> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
-        .lines()
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
 }
@@ -389,4 +393,20 @@ pub async fn assert_output_equals(jsonl: &std::path::Path, expected: &Oracle) {
         missing.is_empty() && extra.is_empty(),
         "missing {missing:?}, unexpected {extra:?}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_posts_reads_complete_lines_only() {
+        let line = r#"{"batch_time":"2026-12-02T00:09:40Z","replica":"r-1","rules":["ev"],"partition":0,"offset":1,"post":{"id":"synthetic:1","source":"synthetic","text":"比亚迪","created_at":"2026-12-02T00:09:34Z","author":{"id":"5","name":"n"},"collected_at":"2026-12-02T00:09:35Z"}}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("matched.jsonl");
+        std::fs::write(&path, format!("{line}\n{}", &line[..60])).unwrap();
+        assert_eq!(jsonl_posts(&path).len(), 1);
+        std::fs::write(&path, format!("{line}\n{line}\n")).unwrap();
+        assert_eq!(jsonl_posts(&path).len(), 2);
+    }
 }
