@@ -59,7 +59,12 @@ pub fn run(options: &Options) -> anyhow::Result<Results> {
     std::fs::create_dir_all(&options.work_dir)?;
     let load_start = load_average();
     let broker = Broker::start(&options.tansu, &options.work_dir.join("broker.log"))?;
-    let services = Services::new(&options.bin_dir, &broker.address, &options.work_dir);
+    let services = Services::new(
+        &options.bin_dir,
+        &broker.address,
+        broker.process.pid(),
+        &options.work_dir,
+    );
     let say = |what: &str| eprintln!("[bench] {what}");
     say(&format!(
         "broker on {}; logs in {}",

@@ -16,6 +16,7 @@ use rdkafka::Message;
 use serde::Serialize;
 use weibostream_shared::{BatchReport, MatchedPost};
 
+use crate::cpu::{CpuSampler, CpuShare};
 use crate::load::{PARTITIONS, now_ms_of};
 use crate::null_consumer::rate;
 use crate::process::Usage;
@@ -46,6 +47,8 @@ pub struct FilterRun {
     pub peak_rss_mb: f64,
     /// CPU seconds of all replicas together.
     pub cpu_s: f64,
+    /// The whole machine over the throughput window.
+    pub machine: CpuShare,
 }
 
 /// What a filter run needs.
@@ -83,6 +86,7 @@ pub fn run_filter(services: &Services, plan: &FilterPlan<'_>) -> anyhow::Result<
     let group = format!("{tag}-group");
     let kafka = settings(&services.brokers);
     let offsets = CommittedOffsets::new(&kafka, &group, plan.raw_topic, PARTITIONS)?;
+    let sampler = CpuSampler::start(services.broker_pid);
     let mut replicas = Vec::new();
     for i in 1..=plan.replicas {
         let mut command = services.command("filter");
@@ -155,6 +159,7 @@ pub fn run_filter(services: &Services, plan: &FilterPlan<'_>) -> anyhow::Result<
     )
     .context("reading the batch reports")?;
     let matched = read_matches(&kafka, &format!("{tag}.matched"), announced)?;
+    let machine = sampler.share(matched.first_ms, matched.last_ms);
     Ok(FilterRun {
         replicas: plan.replicas,
         text,
@@ -170,6 +175,7 @@ pub fn run_filter(services: &Services, plan: &FilterPlan<'_>) -> anyhow::Result<
         matched_per_rule: matched.per_rule,
         peak_rss_mb: peak,
         cpu_s: usage.cpu_s,
+        machine,
     })
 }
 

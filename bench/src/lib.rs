@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod cpu;
 pub mod filter_run;
 pub mod latency;
 pub mod load;

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use rdkafka::Message;
 use weibostream_shared::Post;
 
+use crate::cpu::{CpuSampler, CpuShare};
 use crate::null_consumer::{NullRun, now_ms, rate};
 use crate::process::{Measured, Usage};
 use crate::services::Services;
@@ -35,6 +36,8 @@ pub struct Loaded {
     pub null_usage: Usage,
     /// From spawning the null consumer to its first record (group join).
     pub null_join_s: f64,
+    /// The whole machine over the null consumer's first-to-last window.
+    pub null_machine: CpuShare,
     /// What a sample of the posts looks like.
     pub sample: PostSample,
 }
@@ -71,6 +74,7 @@ pub fn load(services: &Services, topic: &str, posts: u64, seed: u64) -> anyhow::
         run,
         usage: null_usage,
         join_s: null_join_s,
+        machine: null_machine,
     } = run_null(services, topic, posts, "bench-null", "null-consumer.log")?;
 
     let ends = run.next_offsets.clone();
@@ -90,6 +94,7 @@ pub fn load(services: &Services, topic: &str, posts: u64, seed: u64) -> anyhow::
         collector_posts_per_s: rate(posts as f64, run.min_timestamp_ms as f64, exited_ms),
         collector: collector_usage,
         null_join_s,
+        null_machine,
         ends,
         null: run,
         null_usage,
@@ -106,6 +111,8 @@ pub struct NullPass {
     pub usage: Usage,
     /// From spawning it to its first record (group join), s.
     pub join_s: f64,
+    /// The whole machine over its first-to-last window.
+    pub machine: CpuShare,
 }
 
 /// Reads the `posts` posts of `topic` with the null consumer in a new
@@ -123,6 +130,7 @@ pub fn run_null(
         .args(["--partitions", &PARTITIONS.to_string()]);
     let log = services.logs.join(log_name);
     let _ = std::fs::remove_file(&log);
+    let sampler = CpuSampler::start(services.broker_pid);
     let process = Measured::spawn("null-consumer", null, &log)?;
     let spawned_ms = now_ms_of(&process);
     let (status, usage) = process.wait(Duration::from_secs(600))?;
@@ -136,10 +144,12 @@ pub fn run_null(
         .find(|l| l.starts_with('{'))
         .context("the null consumer printed no result")?;
     let run: NullRun = serde_json::from_str(line).context("parsing the null consumer's result")?;
+    let machine = sampler.share(run.first_ms, run.last_ms);
     Ok(NullPass {
         join_s: (run.first_ms - spawned_ms) / 1000.0,
         run,
         usage,
+        machine,
     })
 }
 

@@ -187,7 +187,7 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 /// `getconf CLK_TCK`, read once (100 on Linux unless told otherwise).
-fn clock_ticks_per_s() -> f64 {
+pub fn clock_ticks_per_s() -> f64 {
     static TICKS: OnceLock<f64> = OnceLock::new();
     *TICKS.get_or_init(|| {
         Command::new("getconf")

@@ -118,6 +118,7 @@ impl Results {
         let mut services = json!({
             "collector_load": self.loaded.collector,
             "null_consumer": self.loaded.null_usage,
+            "null_consumer_machine": self.loaded.null_machine,
         });
         if let Some(e2e) = &self.latency {
             for (key, value) in [
@@ -246,8 +247,8 @@ impl Results {
         );
         let _ = writeln!(
             t,
-            "{:<34} {:>12} {:>8} {:>8} {:>9} {:>8}",
-            "", "posts/s", "x null", "join s", "peak MiB", "CPU s"
+            "{:<34} {:>12} {:>8} {:>8} {:>9} {:>8} {:>7} {:>9}",
+            "", "posts/s", "x null", "join s", "peak MiB", "CPU s", "busy %", "broker s"
         );
         let _ = writeln!(
             t,
@@ -261,13 +262,15 @@ impl Results {
         );
         let _ = writeln!(
             t,
-            "{:<34} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>8.2}",
+            "{:<34} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>8.2} {:>7.0} {:>9.2}",
             format!("null consumer ({:.0} MB/s)", l.null.mb_per_s()),
             null,
             1.0,
             l.null_join_s,
             l.null_usage.peak_rss_mb,
-            l.null_usage.cpu_s
+            l.null_usage.cpu_s,
+            l.null_machine.machine_busy * 100.0,
+            l.null_machine.broker_cpu_s
         );
         for run in &self.filters {
             let name = format!(
@@ -277,13 +280,15 @@ impl Results {
             );
             let _ = writeln!(
                 t,
-                "{:<34} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>8.2}",
+                "{:<34} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>8.2} {:>7.0} {:>9.2}",
                 name,
                 run.posts_per_s,
                 run.posts_per_s / null,
                 run.join_s,
                 run.peak_rss_mb,
-                run.cpu_s
+                run.cpu_s,
+                run.machine.machine_busy * 100.0,
+                run.machine.broker_cpu_s
             );
         }
         for run in &self.quix {

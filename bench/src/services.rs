@@ -16,6 +16,8 @@ pub struct Services {
     pub brokers: String,
     /// Log directory.
     pub logs: PathBuf,
+    /// The broker's process id, for its CPU time per step.
+    pub broker_pid: u32,
     /// Per service prefix (`COLLECTOR`...): whether its config has an
     /// `http` section (newer builds serve /metrics on a default port,
     /// which several replicas would fight over).
@@ -24,7 +26,7 @@ pub struct Services {
 
 impl Services {
     /// Probes each binary once for the `http` config key.
-    pub fn new(bin_dir: &Path, brokers: &str, logs: &Path) -> Services {
+    pub fn new(bin_dir: &Path, brokers: &str, broker_pid: u32, logs: &Path) -> Services {
         let http_keys = ["collector", "filter", "sink"]
             .iter()
             .map(|name| {
@@ -37,6 +39,7 @@ impl Services {
             bin_dir: bin_dir.to_path_buf(),
             brokers: brokers.to_string(),
             logs: logs.to_path_buf(),
+            broker_pid,
             http_keys,
         }
     }

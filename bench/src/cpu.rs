@@ -1,0 +1,200 @@
+//! How busy the whole machine was over a step: the share of all cores in
+//! use (from `/proc/stat`), the hypervisor's steal and the broker's CPU
+//! seconds. The broker and every client share the same cores here, so a
+//! step's speed depends on what else it left room for.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::process::cpu_ticks;
+
+/// Machine-wide CPU use over one step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CpuShare {
+    /// Share of all cores' time spent busy (not idle or waiting on I/O), 0–1.
+    pub machine_busy: f64,
+    /// Share of all cores' time the hypervisor gave to other guests, 0–1.
+    pub steal: f64,
+    /// The broker's CPU seconds (user + system) over the step.
+    pub broker_cpu_s: f64,
+}
+
+/// How often the counters are read.
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+/// Reads the machine's and the broker's counters every [`SAMPLE_EVERY`]
+/// while a step runs, so the share can be taken over the step's own
+/// first-to-last window afterwards (not its start-up or final commit wait).
+pub struct CpuSampler {
+    samples: Arc<Mutex<Vec<Sample>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Counters at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// Wall clock, ms since the epoch.
+    at_ms: f64,
+    machine: MachineTicks,
+    broker: u64,
+}
+
+impl CpuSampler {
+    /// Starts sampling; `broker_pid` is the broker's process.
+    pub fn start(broker_pid: u32) -> CpuSampler {
+        let samples = Arc::new(Mutex::new(vec![Sample::now(broker_pid)]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (samples, stop) = (samples.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(SAMPLE_EVERY);
+                    let sample = Sample::now(broker_pid);
+                    samples
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(sample);
+                }
+            })
+        };
+        CpuSampler {
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Machine-wide use between the wall-clock times `from_ms` and `to_ms`
+    /// (ms since the epoch), from the samples nearest inside them (over all
+    /// samples if fewer than two fall inside); stops sampling.
+    pub fn share(mut self, from_ms: f64, to_ms: f64) -> CpuShare {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let inside: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| (from_ms..=to_ms).contains(&s.at_ms))
+            .collect();
+        let (first, last) = match (inside.first(), inside.last()) {
+            (Some(first), Some(last)) if inside.len() >= 2 => (**first, **last),
+            _ => match (samples.first(), samples.last()) {
+                (Some(first), Some(last)) => (*first, *last),
+                _ => return CpuShare::default(),
+            },
+        };
+        between(&first, &last)
+    }
+}
+
+impl Drop for CpuSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Sample {
+    fn now(broker_pid: u32) -> Sample {
+        Sample {
+            at_ms: crate::null_consumer::now_ms(),
+            machine: MachineTicks::read(),
+            broker: broker_ticks(broker_pid),
+        }
+    }
+}
+
+/// Use between two samples.
+fn between(first: &Sample, last: &Sample) -> CpuShare {
+    let (a, b) = (first.machine, last.machine);
+    let total = b.total.saturating_sub(a.total).max(1) as f64;
+    CpuShare {
+        machine_busy: b.busy.saturating_sub(a.busy) as f64 / total,
+        steal: b.steal.saturating_sub(a.steal) as f64 / total,
+        broker_cpu_s: last.broker.saturating_sub(first.broker) as f64
+            / crate::process::clock_ticks_per_s(),
+    }
+}
+
+/// The `cpu` line of `/proc/stat`, in clock ticks summed over all cores.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct MachineTicks {
+    busy: u64,
+    steal: u64,
+    total: u64,
+}
+
+impl MachineTicks {
+    fn read() -> MachineTicks {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| parse_cpu_line(&stat))
+            .unwrap_or_default()
+    }
+}
+
+/// Parses the first line, `cpu user nice system idle iowait irq softirq
+/// steal guest guest_nice` (guest time is already counted in user).
+fn parse_cpu_line(stat: &str) -> Option<MachineTicks> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4)?;
+    let steal = *fields.get(7)?;
+    Some(MachineTicks {
+        busy: total - idle - steal,
+        steal,
+        total,
+    })
+}
+
+fn broker_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| cpu_ticks(&stat))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_machine_line() {
+        let stat = "cpu  700 30 100 1000 50 0 20 100 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
+        let ticks = parse_cpu_line(stat).unwrap();
+        assert_eq!(ticks.total, 2000);
+        assert_eq!(ticks.steal, 100);
+        assert_eq!(ticks.busy, 850);
+        assert_eq!(parse_cpu_line("cpu0 1 2\n"), None);
+    }
+
+    #[test]
+    fn a_busy_window_counts_this_process() {
+        let sampler = CpuSampler::start(std::process::id());
+        std::thread::sleep(Duration::from_millis(200));
+        let from = crate::null_consumer::now_ms();
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(400) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let to = crate::null_consumer::now_ms();
+        std::thread::sleep(Duration::from_millis(200));
+        let share = sampler.share(from, to);
+        assert!(share.machine_busy > 0.0, "{share:?}");
+        // Busy the whole window (less one sample either side), idle outside it.
+        assert!(share.broker_cpu_s > 0.2, "{share:?}");
+        assert!(share.broker_cpu_s < 0.5, "{share:?}");
+    }
+}
