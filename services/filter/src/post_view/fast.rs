@@ -251,10 +251,17 @@ impl<'a> Input<'a> {
     fn key(&mut self, keys: &[Key], from: usize) -> Option<usize> {
         if let Some(head) = self.text.as_bytes()[self.at..].first_chunk::<16>() {
             let head = u128::from_le_bytes(*head);
+            // Usually the very next key is there: tested before the search.
+            if let Some(key) = keys.get(from)
+                && head & key.mask == key.word
+            {
+                self.at += key.len;
+                return Some(from);
+            }
             let found = keys
                 .iter()
                 .enumerate()
-                .skip(from)
+                .skip(from + 1)
                 .find(|(_, key)| head & key.mask == key.word);
             if let Some((index, key)) = found {
                 self.at += key.len;
