@@ -12,8 +12,7 @@ use weibostream_tests::pipeline::{
 use weibostream_tests::process::{ServiceProcess, signal};
 use weibostream_tests::random_below;
 
-mod common;
-use common::Setup;
+use crate::common::Setup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_killed_with_sigkill_mid_stream_loses_and_doubles_nothing() {

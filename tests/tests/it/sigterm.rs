@@ -1,6 +1,6 @@
 //! Every service stopped with SIGTERM mid-stream and restarted, one after
-//! another: the output equals the oracle exactly, with no duplicates. (Its own
-//! test binary, so it does not run in parallel with the other fault tests.)
+//! another: the output equals the oracle exactly, with no duplicates. (In the
+//! `whole-pipeline` test group, so it does not run beside the other fault tests.)
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -9,8 +9,7 @@ use weibostream_tests::pipeline::{assert_output_equals, oracle, wait_for_assignm
 use weibostream_tests::process::ServiceProcess;
 use weibostream_tests::unique;
 
-mod common;
-use common::{Setup, published};
+use crate::common::{Setup, published};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_to_each_service_in_turn_then_restart_loses_and_doubles_nothing() {

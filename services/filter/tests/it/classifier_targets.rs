@@ -5,7 +5,7 @@
 //! same tokens and split and fails if the filter is below the best of them.
 //!
 //! Slow in debug builds (jieba and training unoptimized), so it runs in
-//! release only: `cargo test --release -p weibostream-filter --test classifier_targets`.
+//! release only: `cargo test --release -p weibostream-filter --test it classifier_targets`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;

@@ -4,14 +4,12 @@
 //! zero once they committed and equals the records produced after they stopped.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use support::*;
 use weibostream_filter::inspect::{Inspection, inspect};
 use weibostream_shared::kafka::{self, KafkaSettings};
 use weibostream_shared::{TopicRole, Topics};

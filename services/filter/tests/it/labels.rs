@@ -4,14 +4,12 @@
 //! reports carry trending terms. And the startup checks of the binary.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 use weibostream_filter::classify::{TrainOptions, train};
 use weibostream_filter::text::Tokenizer;
 

@@ -3,12 +3,10 @@
 //! and with polling off a reload request (what SIGHUP sends) does it.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 const LIMIT: Duration = Duration::from_secs(40);
 
