@@ -178,23 +178,37 @@ mod tests {
         assert_eq!(parse_cpu_line("cpu0 1 2\n"), None);
     }
 
+    /// Keeps this thread busy for `ms` milliseconds.
+    fn spin(ms: u64) {
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(ms) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+    }
+
     #[test]
     fn a_busy_window_counts_this_process() {
         let sampler = CpuSampler::start(std::process::id());
         std::thread::sleep(Duration::from_millis(200));
         let from = crate::null_consumer::now_ms();
-        let started = std::time::Instant::now();
-        let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(400) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
+        spin(400);
         let to = crate::null_consumer::now_ms();
-        std::thread::sleep(Duration::from_millis(200));
         let share = sampler.share(from, to);
         assert!(share.machine_busy > 0.0, "{share:?}");
-        // Busy the whole window (less one sample either side), idle outside it.
-        assert!(share.broker_cpu_s > 0.2, "{share:?}");
-        assert!(share.broker_cpu_s < 0.5, "{share:?}");
+        assert!(share.broker_cpu_s > 0.1, "{share:?}");
+    }
+
+    #[test]
+    fn only_the_window_counts() {
+        let sampler = CpuSampler::start(std::process::id());
+        spin(300);
+        let from = crate::null_consumer::now_ms();
+        std::thread::sleep(Duration::from_millis(400));
+        let to = crate::null_consumer::now_ms();
+        spin(300);
+        let share = sampler.share(from, to);
+        assert!(share.broker_cpu_s < 0.1, "{share:?}");
     }
 }
