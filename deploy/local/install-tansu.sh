@@ -23,7 +23,7 @@ if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q " $
   command -v tansu; exit 0
 fi
 
-echo "installing tansu $TANSU_VERSION into $root (first run only, ~8 minutes on 2 cores)..." >&2
+echo "installing tansu $TANSU_VERSION into $root (first run only, 8-15 minutes on 2 cores)..." >&2
 mkdir -p "$cache"
 # dynostore enables the in-memory storage engine the tests and local run use.
 cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features \
