@@ -6,11 +6,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::process::cpu_ticks;
+use crate::process::{SAMPLE_EVERY, process_cpu_ticks};
 
 /// Machine-wide CPU use over one step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -22,9 +21,6 @@ pub struct CpuShare {
     /// The broker's CPU seconds (user + system) over the step.
     pub broker_cpu_s: f64,
 }
-
-/// How often the counters are read.
-const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// Reads the machine's and the broker's counters every [`SAMPLE_EVERY`]
 /// while a step runs, so the share can be taken over the step's own
@@ -104,7 +100,7 @@ impl Sample {
         Sample {
             at_ms: crate::null_consumer::now_ms(),
             machine: MachineTicks::read(),
-            broker: broker_ticks(broker_pid),
+            broker: process_cpu_ticks(broker_pid).unwrap_or(0),
         }
     }
 }
@@ -157,15 +153,10 @@ fn parse_cpu_line(stat: &str) -> Option<MachineTicks> {
     })
 }
 
-fn broker_ticks(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| cpu_ticks(&stat))
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

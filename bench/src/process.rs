@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 
 /// How often `/proc` is read.
-const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// Peak memory and CPU time of one process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -157,9 +157,7 @@ fn sample(pid: u32, usage: &Mutex<Usage>) {
     let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| peak_rss_kb(&status));
-    let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| cpu_ticks(&stat));
+    let cpu = process_cpu_ticks(pid);
     let mut usage = usage.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(kb) = rss {
         usage.peak_rss_mb = usage.peak_rss_mb.max(kb as f64 / 1024.0);
@@ -167,6 +165,13 @@ fn sample(pid: u32, usage: &Mutex<Usage>) {
     if let Some(ticks) = cpu {
         usage.cpu_s = usage.cpu_s.max(ticks as f64 / clock_ticks_per_s());
     }
+}
+
+/// `utime + stime` of process `pid` in clock ticks, `None` once it is gone.
+pub fn process_cpu_ticks(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| cpu_ticks(&stat))
 }
 
 /// `VmHWM` in kB from `/proc/<pid>/status`.

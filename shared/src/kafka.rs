@@ -556,6 +556,24 @@ where
     bail!("topic {topic} does not exist")
 }
 
+/// How long a client may take to learn one topic in [`learn_topics`].
+const LEARN_TOPIC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Has `client` (a producer's, typically) learn `topics`' partitions and
+/// connect to their leaders now, so the first records sent to them do not
+/// wait for a metadata request. Blocks up to 5 s per topic; a failure only
+/// logs, and the first records then wait as they would have.
+pub fn learn_topics<C: rdkafka::client::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topics: &[&str],
+) {
+    for topic in topics {
+        if let Err(error) = client.fetch_metadata(Some(topic), LEARN_TOPIC_TIMEOUT) {
+            tracing::warn!(%error, topic, "cannot read the topic's metadata yet");
+        }
+    }
+}
+
 /// Anything that can answer a metadata request.
 trait MetadataSource {
     fn partitions_of(&self, topic: &str) -> anyhow::Result<Option<i32>>;

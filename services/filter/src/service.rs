@@ -238,7 +238,14 @@ impl Filter {
             .producer_config(SERVICE)
             .create_with_context(AckContext)
             .context("creating the producer")?;
-        warm_up(&producer, &[&topics.matched, &topics.reports, &topics.dlq]);
+        // Otherwise the first matches wait in librdkafka for the matched
+        // topic's metadata: the first close took most of a second on the
+        // local broker, and a replica at full speed filled its producer
+        // queue meanwhile and stopped reading.
+        kafka::learn_topics(
+            producer.client(),
+            &[&topics.matched, &topics.reports, &topics.dlq],
+        );
         tracing::info!(replica = %self.replica, group = %config.group, topic = %topics.raw,
             rules = self.rules.rules.len(), interval_ms = config.batch_interval_ms,
             trending = config.trending.enabled, classifier = self.classifier.is_some(),
@@ -253,25 +260,5 @@ impl Filter {
         let _ = producer.flush(timeout);
         tracing::info!(replica = %replica, "filter stopped");
         result
-    }
-}
-
-/// How long the producer may take to learn its topics before the first batch.
-const WARM_UP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Has the producer learn `topics`' partitions and connect before any
-/// record is read: otherwise the first matches wait in librdkafka for the
-/// topic's metadata, and on the local broker the first batch's close took
-/// most of a second, during which a replica at full speed filled its
-/// producer queue and stopped reading. A failure only logs: the first
-/// records then wait as before.
-fn warm_up(producer: &AckProducer, topics: &[&str]) {
-    for topic in topics {
-        if let Err(error) = producer
-            .client()
-            .fetch_metadata(Some(topic), WARM_UP_TIMEOUT)
-        {
-            tracing::warn!(%error, topic, "cannot read the topic's metadata yet");
-        }
     }
 }
