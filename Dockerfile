@@ -3,8 +3,13 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependency layer: manifests only, with placeholder sources, so editing our
-# code does not rebuild librdkafka and the other dependencies.
+# The Kafka client links Debian's OpenSSL (TLS, SASL/SCRAM); the official
+# rust image carries libssl-dev and pkg-config already.
+ENV SERVICES="-p weibostream-collector -p weibostream-filter -p weibostream-sink"
+
+# Dependency layer: the manifests only, with placeholder sources for every
+# target they declare, so editing our code does not rebuild librdkafka and
+# the other dependencies.
 COPY Cargo.toml Cargo.lock ./
 COPY shared/Cargo.toml shared/
 COPY services/collector/Cargo.toml services/collector/
@@ -13,21 +18,26 @@ COPY services/sink/Cargo.toml services/sink/
 COPY tests/Cargo.toml tests/
 COPY tests/testkit/Cargo.toml tests/testkit/
 COPY bench/Cargo.toml bench/
-RUN for crate in shared services/collector services/filter services/sink tests tests/testkit bench; do \
-      mkdir -p $crate/src && echo "" > $crate/src/lib.rs; \
-    done \
- && for svc in collector filter sink; do echo "fn main() {}" > services/$svc/src/main.rs; done \
- && cargo build --release --locked --bins \
- && rm -rf shared/src services/*/src tests/src tests/testkit/src bench/src
+COPY deploy/docker/placeholders.sh /usr/local/bin/
+RUN placeholders.sh > /tmp/placeholders \
+ && cargo build --release --locked $SERVICES \
+ && xargs rm -f < /tmp/placeholders
+
 COPY . .
-RUN touch shared/src/lib.rs services/*/src/*.rs \
- && cargo build --release --locked --bins
+# COPY keeps the context's modification times, which can be older than the
+# placeholders' build: touch our sources so cargo rebuilds them.
+RUN find shared services -name '*.rs' -exec touch {} + \
+ && cargo build --release --locked $SERVICES \
+ && cp target/release/collector target/release/filter target/release/sink /usr/local/bin/
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+# ca-certificates for TLS to brokers and source APIs; libssl3 for librdkafka.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/weibostream --create-home weibostream
-COPY --from=build /src/target/release/collector /src/target/release/filter /src/target/release/sink /usr/local/bin/
+ && useradd --system --uid 10001 --home-dir /var/lib/weibostream --create-home weibostream \
+ && mkdir -p /etc/weibostream
+COPY --from=build /usr/local/bin/collector /usr/local/bin/filter /usr/local/bin/sink /usr/local/bin/
 USER weibostream
 WORKDIR /var/lib/weibostream
 CMD ["filter", "--help"]
