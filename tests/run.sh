@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (CI runs it too): installs what is missing (the local
-# Tansu broker, cached outside the clone; Debian's PostgreSQL and Chromium), builds the services, checks format
-# and lints, and runs every unit and integration test.
+# Tansu broker, cached outside the clone; Debian's PostgreSQL and Chromium;
+# podman for the container test), builds the services, checks format and
+# lints, runs every unit and integration test, then the container test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,19 @@ cd "$(dirname "$0")/.."
 free_kib="$(df -Pk . | awk 'NR == 2 { print $4 }')"
 if (( free_kib < 5 * 1024 * 1024 )); then
   echo "warning: $(( free_kib / 1024 )) MiB free on this disk; a build from scratch needs about 4.5 GiB (target/)" >&2
+fi
+
+cache="${WEIBOSTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/weibostream}"
+# Build outputs live outside the clone, so a fresh clone on this machine
+# reuses the compiled dependencies (target/ is a link to the cache).
+if [[ ! -e target && -z "${CARGO_TARGET_DIR:-}" ]]; then
+  mkdir -p "$cache/target"
+  ln -s "$cache/target" target
+fi
+
+echo "== build tools (OpenSSL headers for the Kafka client's TLS)" >&2
+if ! pkg-config --exists openssl 2>/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl-dev pkg-config >&2
 fi
 
 echo "== local broker" >&2
@@ -50,3 +64,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --workspace
 fi
+
+echo "== containers (the image and the compose stack, with podman)" >&2
+tests/containers.sh
