@@ -58,6 +58,16 @@ service_pid=$!
 export DOCKER_HOST="unix://$sock"
 for _ in $(seq 1 100); do [[ -S "$sock" ]] && break; sleep 0.1; done
 project=wsct
+# podman runs healthchecks from systemd timers, and none run here: run them
+# every 2 s, so depends_on's service_healthy works as under Docker.
+(
+  while kill -0 "$service_pid" 2>/dev/null; do
+    for name in $(podman ps --format '{{.Names}}' --filter "name=^${project}_" 2>/dev/null); do
+      podman healthcheck run "$name" > /dev/null 2>&1 || true
+    done
+    sleep 2
+  done
+) &
 compose() {
   docker-compose -p "$project" -f docker-compose.yml -f deploy/tansu/compose.override.yml "$@"
 }
