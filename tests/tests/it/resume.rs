@@ -1,8 +1,9 @@
 //! A replica resuming inside a record batch gets the rest of that batch.
-//! The local broker (Tansu 0.6.0) answers a fetch with the batches that
-//! start at or after the requested offset, so a consumer resuming from an
-//! offset committed mid-batch silently misses the batch's tail; the
-//! services seek back for it (`weibostream_shared::continuity`).
+//! Tansu 0.6.0 answers a fetch with the batches that start at or after the
+//! requested offset, so a consumer resuming from an offset committed
+//! mid-batch silently misses the batch's tail, and the services seek back
+//! for it (`weibostream_shared::continuity`); later Tansu builds (the
+//! prebuilt one the tests use) deliver the tail themselves.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -76,8 +77,11 @@ async fn a_replica_resuming_inside_a_batch_filters_the_rest_of_it() {
         .unwrap();
     committer.commit(&offsets, CommitMode::Sync).unwrap();
 
-    // What the broker does that this is about: a plain consumer starting
-    // at COMMITTED gets nothing.
+    // What the broker does that this is about: Tansu 0.6.0 gives a plain
+    // consumer starting at COMMITTED nothing (it fetches only batches that
+    // start at or after the offset); builds after upstream's 87db6ea (the
+    // prebuilt one) give it the batch's tail. The replica must get exactly
+    // the rest either way.
     let plain: BaseConsumer = settings
         .admin_config("test")
         .set("group.id", unique("plain"))
@@ -90,9 +94,9 @@ async fn a_replica_resuming_inside_a_batch_filters_the_rest_of_it() {
             plain_got += 1;
         }
     }
-    assert_eq!(
-        plain_got, 0,
-        "the broker now delivers a batch's tail to a consumer resuming inside it; this test (and the seek-back it covers) may no longer be needed"
+    eprintln!(
+        "a plain consumer resuming inside the batch got {plain_got} records: the broker {} the batch's tail",
+        if plain_got == 0 { "skips" } else { "delivers" }
     );
 
     let dir = tempfile::tempdir().unwrap();
