@@ -106,14 +106,15 @@ wait_for() {
 last_footer() { sink_log | grep -E '^\([0-9]+ posts in' | tail -n 1; }
 footer_says() { last_footer | grep -qE "\| $1 replicas?, 6/6 partitions \|"; }
 blocks_since() { sink_log | grep -cE '^\([0-9]+ posts in' || true; }
+ip_of() { podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 # Assigned partitions per replica, from each replica's /metrics on its
 # container address (not published to the host, as in the compose file).
 assigned() {
   local name ip
   for name in $(filters); do
-    ip="$(podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")"
+    ip="$(ip_of "$name")"
     printf '%s %s\n' "$name" \
-      "$(curl -sf --max-time 2 "http://$ip:9102/metrics" | awk '$1 == "filter_assigned_partitions" { print $2 }')"
+      "$(curl -sf --max-time 2 "http://$ip:9102/metrics" | awk '$1 == "weibostream_filter_assigned_partitions" { print $2 }')"
   done
 }
 every_replica_owns() { # count of replicas expected
@@ -138,7 +139,7 @@ wait_for 30 every_replica_owns 3 || { assigned >&2; fail "not every replica owns
 say "every replica owns partitions: $(assigned | tr '\n' ' ')"
 
 curl -sf --max-time 5 http://127.0.0.1:9103/ | grep -qi '<html' || fail "dashboard on the published port 9103"
-curl -sf --max-time 5 http://127.0.0.1:9103/metrics | grep -q '^sink_' || fail "/metrics on the published port 9103"
+curl -sf --max-time 5 http://127.0.0.1:9103/metrics | grep -q '^weibostream_sink_' || fail "/metrics on the published port 9103"
 say "dashboard and /metrics answer on 127.0.0.1:9103"
 
 # --- faults mid-stream -----------------------------------------------------
@@ -173,9 +174,12 @@ say "scaled 3 -> 1 -> 3 with every partition owned"
 wait_for 600 collector_exited || fail "the collector did not finish its $POSTS posts"
 [[ "$(podman inspect --format '{{.State.ExitCode}}' "$(container collector_1)")" == 0 ]] || fail "collector exit code"
 say "collector finished; reading posts.raw back for the oracle"
+# By address: tansu (static, musl) resolves names badly on podman networks
+# (see init-topics in deploy/tansu/compose.override.yml).
+broker_ip="$(ip_of "$(container redpanda_1)")"
 for p in 0 1 2 3 4 5; do
   podman run --rm --network "${project}_default" --entrypoint tansu localhost/weibostream-tansu:local \
-    cat consume posts.raw --broker tcp://redpanda:9092 --partition "$p" --max-wait-time-ms 2000 \
+    cat consume posts.raw --broker "tcp://$broker_ip:9092" --partition "$p" --max-wait-time-ms 2000 \
     --max-bytes 268435456 --partition-max-bytes 268435456 > "$work/raw-$p.json"
 done
 python3 tests/containers/oracle.py deploy/rules.toml "$work"/raw-*.json > "$work/oracle.json"

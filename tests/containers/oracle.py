@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The container test's oracle: which posts of posts.raw match deploy/rules.toml.
 
-Reads `tansu cat consume` output (JSON arrays of {"key", "value"}) for every
-partition from the files named on the command line, applies the three rules of
+Reads `tansu cat consume` output (a JSON array of {"key", "value"} per
+record batch, one per line) for every partition from the files named on the command line, applies the three rules of
 deploy/rules.toml written out by hand here (not with the filter's code), and
 prints {"posts": N, "matched": {post id: [rule ids]}} as JSON.
 
@@ -52,7 +52,8 @@ def main():
     matched = {}
     for dump in dumps:
         with open(dump, encoding="utf-8") as f:
-            for record in json.load(f):
+            records = [r for line in f if line.strip() for r in json.loads(line)]
+            for record in records:
                 posts += 1
                 post = record["value"]
                 rules = rules_matched(post["text"])
