@@ -16,12 +16,13 @@
 # keeps every partition owned; stopping the stack ends every service within
 # its stop grace period with exit code 0.
 #
-#   POSTS=12000 RATE=150   the synthetic posts (count, per second)
+#   POSTS=30000 RATE=150   the synthetic posts (count, per second): long enough
+#                          that the faults below happen mid-stream
 #   KEEP=1                 leave the stack running at the end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-POSTS="${POSTS:-12000}"
+POSTS="${POSTS:-30000}"
 RATE="${RATE:-150}"
 say() { echo "[containers] $(date -u +%H:%M:%S) $*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
@@ -156,19 +157,31 @@ pid="$(podman inspect --format '{{.State.Pid}}' "$victim")"
 restarts="$(podman inspect --format '{{.RestartCount}}' "$victim")"
 say "SIGKILL to $victim's process (pid $pid); the restart policy must bring it back"
 kill -KILL "$pid"
-restarted() { [[ "$(podman inspect --format '{{.RestartCount}} {{.State.Status}}' "$victim")" == "$((restarts + 1)) running" ]]; }
+restarted() {
+  [[ "$(podman inspect --format '{{.RestartCount}} {{.State.Status}}' "$victim")" == "$((restarts + 1)) running" ]] \
+    && [[ "$(podman inspect --format '{{.State.Pid}}' "$victim")" != "$pid" ]]
+}
 wait_for 60 restarted || fail "$victim was not restarted by its restart policy"
-wait_for 60 footer_says 3 || fail "no block with 3 replicas after $victim came back"
+blocks="$(blocks_since)"
+new_block_with_3() { (( $(blocks_since) >= blocks + 2 )) && footer_says 3; }
+wait_for 90 new_block_with_3 || fail "no new block with 3 replicas after $victim came back"
 say "$victim restarted; 3 replicas again"
 
 say "scale filter 3 -> 1 -> 3"
-SYNTHETIC_COUNT="$POSTS" SYNTHETIC_RATE="$RATE" compose up -d --no-recreate --scale filter=1 >&2
+# --no-deps and the service name: only the filter is touched (a finished
+# collector started again would publish its posts twice).
+compose up -d --no-recreate --no-deps --scale filter=1 filter >&2
 wait_for 90 footer_says 1 || fail "no block with 1 replica, 6/6 partitions"
 wait_for 30 every_replica_owns 1 || { assigned >&2; fail "the one replica does not own all 6 partitions"; }
-SYNTHETIC_COUNT="$POSTS" SYNTHETIC_RATE="$RATE" compose up -d --no-recreate --scale filter=3 >&2
+compose up -d --no-recreate --no-deps --scale filter=3 filter >&2
 wait_for 90 footer_says 3 || fail "no block with 3 replicas, 6/6 partitions after scaling back"
 wait_for 30 every_replica_owns 3 || { assigned >&2; fail "not every replica owns partitions after scaling back"; }
 say "scaled 3 -> 1 -> 3 with every partition owned"
+if collector_exited; then
+  say "note: the collector finished before the faults above ended (slow machine?): they were not all mid-stream"
+else
+  say "the collector is still publishing: the faults above were mid-stream"
+fi
 
 # --- the output against the oracle -----------------------------------------
 wait_for 600 collector_exited || fail "the collector did not finish its $POSTS posts"
