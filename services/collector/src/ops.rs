@@ -9,6 +9,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -114,7 +115,30 @@ impl Collector for SourceCounters {
                     (labels, s.errors(*kind))
                 })
             }),
-        )
+        )?;
+        self.counter(
+            &mut encoder,
+            "collector_gaps_abandoned",
+            "Timeline gaps (after a poll failed mid-walk) given up because the service no longer serves them, by source",
+            sources.iter().map(|s| (source(s.name()), s.gaps_abandoned())),
+        )?;
+        self.counter(
+            &mut encoder,
+            "collector_gap_posts_lost_at_most",
+            "The most posts the abandoned gaps may have held, by source (0 where the service gives no count)",
+            sources.iter().map(|s| (source(s.name()), s.lost_at_most())),
+        )?;
+        let mut metric = encoder.encode_descriptor(
+            "collector_source_paused",
+            "1 while a source is paused because the service refuses us (Weibo 418, 432, login required), by source",
+            None,
+            MetricType::Gauge,
+        )?;
+        for s in sources {
+            let paused = i64::from(s.paused().is_some());
+            ConstGauge::new(paused).encode(metric.encode_family(&source(s.name()))?)?;
+        }
+        Ok(())
     }
 }
 
