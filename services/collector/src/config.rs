@@ -191,7 +191,7 @@ impl CollectorConfig {
         let mut seen = HashSet::new();
         for kind in &self.sources {
             if !seen.insert(kind) {
-                return Err(format!("sources: {kind:?} is listed twice").to_lowercase());
+                return Err(format!("sources: {} is listed twice", kind.name()));
             }
         }
         if self.shutdown_timeout_ms == 0 {
@@ -364,6 +364,10 @@ mod tests {
             (
                 "sources = [\"weibo_search\"]",
                 "weibo_search.queries: list at least one query",
+            ),
+            (
+                "sources = [\"weibo_search\", \"weibo_search\"]",
+                "sources: weibo_search is listed twice",
             ),
             (
                 "sources = [\"weibo_search\"]\n[weibo_search]\nqueries = [\"a\", \"a\"]",

@@ -26,6 +26,20 @@ pub enum LiveSourceKind {
     Socket,
 }
 
+impl LiveSourceKind {
+    /// The name in `sources`, e.g. `weibo_search`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LiveSourceKind::Weibo => "weibo",
+            LiveSourceKind::WeiboSearch => "weibo_search",
+            LiveSourceKind::WeiboUser => "weibo_user",
+            LiveSourceKind::Mastodon => "mastodon",
+            LiveSourceKind::Jetstream => "jetstream",
+            LiveSourceKind::Socket => "socket",
+        }
+    }
+}
+
 impl std::str::FromStr for LiveSourceKind {
     type Err = String;
 

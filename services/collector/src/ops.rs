@@ -156,6 +156,8 @@ mod tests {
         let ops = CollectorOps::register(&mut registry, CollectorMetrics::new(vec![weibo.clone()]));
         weibo.add_published(7);
         weibo.add_error(ErrorKind::RateLimited);
+        weibo.add_gap_abandoned(0);
+        weibo.set_paused(Some("paused until 2026-12-02T15:00:00Z: HTTP 418".into()));
         ops.cursor_saved("weibo");
         ops.queue(3);
         ops.publish_errors.inc();
@@ -167,6 +169,9 @@ mod tests {
             "weibostream_collector_source_errors_total{source=\"weibo\",kind=\"timeout\"} 0",
             "weibostream_collector_cursor_saves_total{source=\"weibo\"} 1",
             "weibostream_collector_producer_queue_messages 3",
+            "weibostream_collector_gaps_abandoned_total{source=\"weibo\"} 1",
+            "weibostream_collector_gap_posts_lost_at_most_total{source=\"weibo\"} 0",
+            "weibostream_collector_source_paused{source=\"weibo\"} 1",
             "weibostream_collector_publish_errors_total 1",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");

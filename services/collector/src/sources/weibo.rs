@@ -125,16 +125,16 @@ impl WeiboSource {
                 backoff.reset();
             }
             match polled.error {
-                None => {}
                 Some(FetchError::Fatal(message)) => {
                     context.metrics.add_error(ErrorKind::Auth);
                     return Err(SourceError::Fatal(message));
                 }
-                Some(FetchError::Transient(failure)) => {
-                    if !context.retry_after(&mut backoff, &failure).await {
-                        return Ok(());
-                    }
+                Some(FetchError::Transient(failure))
+                    if !context.retry_after(&mut backoff, &failure).await =>
+                {
+                    return Ok(());
                 }
+                _ => {}
             }
         }
     }

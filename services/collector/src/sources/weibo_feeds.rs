@@ -320,16 +320,15 @@ impl MobileSource {
                 if walk.oldest.is_some() || walk.end {
                     backoff.reset();
                 }
+                // A refusal already paused the client: the next request waits it out.
                 match error {
-                    None => {}
-                    // A refusal already paused the client; the next request waits it out.
-                    Some(MobileError::Refused(_)) => {}
                     Some(MobileError::Stopped) => return Ok(()),
-                    Some(MobileError::Transient(failure)) => {
-                        if !context.retry_after(&mut backoff, &failure).await {
-                            return Ok(());
-                        }
+                    Some(MobileError::Transient(failure))
+                        if !context.retry_after(&mut backoff, &failure).await =>
+                    {
+                        return Ok(());
                     }
+                    _ => {}
                 }
             }
             self.reload_rules(&context.name);
