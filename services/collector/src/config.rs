@@ -10,7 +10,8 @@ use weibostream_shared::kafka::KafkaSettings;
 
 pub use crate::live_config::{
     JetstreamSettings, LiveSourceKind, MastodonInstance, MastodonSettings, RetrySettings,
-    SocketSettings, WeiboSettings, WeiboTimeline,
+    SocketSettings, WeiboMobileSettings, WeiboSearchSettings, WeiboSettings, WeiboTimeline,
+    WeiboUserSettings,
 };
 
 /// Which source feeds the collector.
@@ -121,6 +122,12 @@ pub struct CollectorConfig {
     pub retry: RetrySettings,
     /// Weibo open API poller.
     pub weibo: WeiboSettings,
+    /// The Weibo mobile web API: cookie, budget and pauses of `weibo_search` and `weibo_user`.
+    pub weibo_mobile: WeiboMobileSettings,
+    /// Weibo keyword search.
+    pub weibo_search: WeiboSearchSettings,
+    /// Weibo users' timelines.
+    pub weibo_user: WeiboUserSettings,
     /// Mastodon instances.
     pub mastodon: MastodonSettings,
     /// Bluesky Jetstream.
@@ -151,6 +158,9 @@ impl Default for CollectorConfig {
             metrics_log_interval_ms: 60_000,
             retry: RetrySettings::default(),
             weibo: WeiboSettings::default(),
+            weibo_mobile: WeiboMobileSettings::default(),
+            weibo_search: WeiboSearchSettings::default(),
+            weibo_user: WeiboUserSettings::default(),
             mastodon: MastodonSettings::default(),
             jetstream: JetstreamSettings::default(),
             socket: SocketSettings::default(),
@@ -181,7 +191,7 @@ impl CollectorConfig {
         let mut seen = HashSet::new();
         for kind in &self.sources {
             if !seen.insert(kind) {
-                return Err(format!("sources: {kind:?} is listed twice").to_lowercase());
+                return Err(format!("sources: {} is listed twice", kind.name()));
             }
         }
         if self.shutdown_timeout_ms == 0 {
@@ -203,6 +213,14 @@ impl CollectorConfig {
         for kind in &self.sources {
             match kind {
                 LiveSourceKind::Weibo => self.weibo.validate()?,
+                LiveSourceKind::WeiboSearch => {
+                    self.weibo_mobile.validate()?;
+                    self.weibo_search.validate()?;
+                }
+                LiveSourceKind::WeiboUser => {
+                    self.weibo_mobile.validate()?;
+                    self.weibo_user.validate()?;
+                }
                 LiveSourceKind::Mastodon => self.mastodon.validate()?,
                 LiveSourceKind::Jetstream => self.jetstream.validate()?,
                 LiveSourceKind::Socket => self.socket.validate()?,
@@ -285,6 +303,12 @@ mod tests {
         assert_eq!(config.mastodon.instances[1].access_token_env, "MSTDN_TOKEN");
         assert!(config.mastodon.instances[1].streaming);
         assert_eq!(config.jetstream.idle_timeout_ms, 5000);
+        let toml = "sources = [\"weibo_search\", \"weibo_user\"]\n[weibo_search]\nqueries = [\"建设银行 涨\"]\n[weibo_user]\nuids = [\"1234567890\"]";
+        let config = load(toml, &[]).unwrap();
+        assert_eq!(config.weibo_mobile.base_url, "https://m.weibo.cn");
+        assert_eq!(config.weibo_mobile.cookie_env, "WEIBO_COOKIE");
+        assert!(config.weibo_mobile.min_gap_ms >= 3000);
+        assert_eq!(config.weibo_search.queries, ["建设银行 涨"]);
         let config = load("", &[("COLLECTOR__SOURCES", "weibo, socket")]).unwrap();
         assert_eq!(
             config.sources,
@@ -336,6 +360,38 @@ mod tests {
             (
                 "sources = [\"socket\"]\n[retry]\nmax_backoff_ms = 1",
                 "retry.max_backoff_ms",
+            ),
+            (
+                "sources = [\"weibo_search\"]",
+                "weibo_search.queries: list at least one query",
+            ),
+            (
+                "sources = [\"weibo_search\", \"weibo_search\"]",
+                "sources: weibo_search is listed twice",
+            ),
+            (
+                "sources = [\"weibo_search\"]\n[weibo_search]\nqueries = [\"a\", \"a\"]",
+                "weibo_search.queries[1]",
+            ),
+            (
+                "sources = [\"weibo_search\"]\n[weibo_search]\nqueries = [\"  \"]",
+                "weibo_search.queries[0]",
+            ),
+            (
+                "sources = [\"weibo_search\"]\n[weibo_search]\nqueries = [\"a\"]\n[weibo_mobile]\nmin_gap_ms = 0",
+                "weibo_mobile.min_gap_ms",
+            ),
+            (
+                "sources = [\"weibo_search\"]\n[weibo_search]\nqueries = [\"a\"]\n[weibo_mobile]\ncookie = \"SUB=x\"",
+                "cookie",
+            ),
+            (
+                "sources = [\"weibo_user\"]\n[weibo_user]\nuids = [\"12a\"]",
+                "weibo_user.uids[0]",
+            ),
+            (
+                "sources = [\"weibo_user\"]\n[weibo_user]\nuids = [\"1\"]\n[weibo_mobile]\nrefused_max_backoff_ms = 10",
+                "weibo_mobile.refused_max_backoff_ms",
             ),
             ("[http]\nbind = \"localhost\"", "http.bind"),
             ("[http]\nport = 1", "port"),

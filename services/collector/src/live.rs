@@ -20,12 +20,14 @@ use crate::config::{CollectorConfig, LiveSourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use crate::secret::load_token;
+use crate::secret::{load_secret, load_token};
 use crate::service::RunSummary;
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
 use crate::sources::socket::SocketSource;
 use crate::sources::weibo::WeiboSource;
+use crate::sources::weibo_feeds::MobileSource;
+use crate::sources::weibo_mobile::MobileClient;
 use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
 
 /// Batches queued between the sources and the publisher.
@@ -36,6 +38,7 @@ const ACK_QUEUE: usize = 256;
 /// A configured source, ready to run.
 enum Runner {
     Weibo(WeiboSource),
+    WeiboMobile(MobileSource),
     Mastodon(MastodonSource),
     Jetstream(JetstreamSource),
     Socket(SocketSource),
@@ -45,6 +48,7 @@ impl Runner {
     async fn run(self, context: SourceContext) -> Result<(), SourceError> {
         match self {
             Runner::Weibo(source) => source.run(context).await,
+            Runner::WeiboMobile(source) => source.run(context).await,
             Runner::Mastodon(source) => source.run(context).await,
             Runner::Jetstream(source) => source.run(context).await,
             Runner::Socket(source) => source.run(context).await,
@@ -69,6 +73,7 @@ impl LivePlan {
     /// name the config key to fix.
     pub fn build(config: &CollectorConfig) -> Result<LivePlan, String> {
         let mut sources = Vec::new();
+        let mut mobile: Option<Arc<MobileClient>> = None;
         let mut add = |name: String, runner: Runner, resumable: bool| {
             let cursor = resumable.then(|| CursorFile::in_dir(&config.cursor_dir, &name));
             sources.push(Planned {
@@ -94,6 +99,16 @@ impl LivePlan {
                         true,
                     );
                 }
+                LiveSourceKind::WeiboSearch => {
+                    let client = mobile_client(config, &mut mobile)?;
+                    let source = MobileSource::search(client, config.weibo_search.clone())?;
+                    add("weibo_search".into(), Runner::WeiboMobile(source), true);
+                }
+                LiveSourceKind::WeiboUser => {
+                    let client = mobile_client(config, &mut mobile)?;
+                    let source = MobileSource::user(client, config.weibo_user.clone());
+                    add("weibo_user".into(), Runner::WeiboMobile(source), true);
+                }
                 LiveSourceKind::Mastodon => {
                     for (index, instance) in config.mastodon.instances.iter().enumerate() {
                         let key = format!("mastodon.instances[{index}]");
@@ -115,6 +130,13 @@ impl LivePlan {
                         let source = SocketSource::new(address.clone(), config.socket.clone());
                         add(format!("socket:{address}"), Runner::Socket(source), false);
                     }
+                }
+            }
+        }
+        if let Some(client) = &mobile {
+            for planned in &sources {
+                if matches!(planned.runner, Runner::WeiboMobile(_)) {
+                    client.add_user(planned.metrics.clone());
                 }
             }
         }
@@ -215,6 +237,33 @@ impl LivePlan {
                 .sum(),
         })
     }
+}
+
+/// The one mobile API client of `weibo_search` and `weibo_user`, built on
+/// first use: reads the cookie.
+fn mobile_client(
+    config: &CollectorConfig,
+    built: &mut Option<Arc<MobileClient>>,
+) -> Result<Arc<MobileClient>, String> {
+    if let Some(client) = built {
+        return Ok(client.clone());
+    }
+    let settings = &config.weibo_mobile;
+    let cookie = load_secret(
+        "weibo_mobile.cookie_env",
+        "weibo_mobile.cookie_file",
+        &settings.cookie_env,
+        &settings.cookie_file,
+    )?
+    .ok_or_else(|| {
+        format!(
+            "weibo_mobile.cookie_env: the environment variable {} is not set; log in at https://m.weibo.cn in a browser and put the request's Cookie header (with SUB=...) in it (or set weibo_mobile.cookie_file)",
+            settings.cookie_env
+        )
+    })?;
+    let client = Arc::new(MobileClient::new(settings.clone(), cookie)?);
+    *built = Some(client.clone());
+    Ok(client)
 }
 
 /// Waits for every source task; the first fatal error stops the others.

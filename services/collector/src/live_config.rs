@@ -1,5 +1,6 @@
-//! Config of the live sources (`sources = [...]`, `[weibo]`, `[mastodon]`,
-//! `[jetstream]`, `[socket]`, `[retry]`), validated without I/O.
+//! Config of the live sources (`sources = [...]`, `[weibo]`, `[weibo_mobile]`,
+//! `[weibo_search]`, `[weibo_user]`, `[mastodon]`, `[jetstream]`, `[socket]`,
+//! `[retry]`), validated without I/O.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub enum LiveSourceKind {
     /// Sina Weibo open API polling (`[weibo]`).
     Weibo,
+    /// Weibo keyword search through the mobile web API (`[weibo_search]`, `[weibo_mobile]`).
+    #[serde(rename = "weibo_search")]
+    WeiboSearch,
+    /// Weibo users' posts through the mobile web API (`[weibo_user]`, `[weibo_mobile]`).
+    #[serde(rename = "weibo_user")]
+    WeiboUser,
     /// Mastodon instances, REST polling or SSE streaming (`[mastodon]`).
     Mastodon,
     /// Bluesky through Jetstream's WebSocket (`[jetstream]`).
@@ -19,17 +26,33 @@ pub enum LiveSourceKind {
     Socket,
 }
 
+impl LiveSourceKind {
+    /// The name in `sources`, e.g. `weibo_search`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LiveSourceKind::Weibo => "weibo",
+            LiveSourceKind::WeiboSearch => "weibo_search",
+            LiveSourceKind::WeiboUser => "weibo_user",
+            LiveSourceKind::Mastodon => "mastodon",
+            LiveSourceKind::Jetstream => "jetstream",
+            LiveSourceKind::Socket => "socket",
+        }
+    }
+}
+
 impl std::str::FromStr for LiveSourceKind {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, String> {
         match name.trim() {
             "weibo" => Ok(LiveSourceKind::Weibo),
+            "weibo_search" => Ok(LiveSourceKind::WeiboSearch),
+            "weibo_user" => Ok(LiveSourceKind::WeiboUser),
             "mastodon" => Ok(LiveSourceKind::Mastodon),
             "jetstream" => Ok(LiveSourceKind::Jetstream),
             "socket" => Ok(LiveSourceKind::Socket),
             other => Err(format!(
-                "unknown source {other:?}: expected weibo, mastodon, jetstream or socket"
+                "unknown source {other:?}: expected weibo, weibo_search, weibo_user, mastodon, jetstream or socket"
             )),
         }
     }
@@ -130,6 +153,111 @@ impl Default for WeiboSettings {
             max_pages_per_poll: 3,
             dedup_capacity: 2000,
             request_timeout_ms: 15_000,
+        }
+    }
+}
+
+/// The Weibo mobile web API (m.weibo.cn) as `weibo_search` and `weibo_user`
+/// use it (`[weibo_mobile]`): one cookie, one request budget and one pause
+/// for both, since Weibo limits and blocks per cookie and per IP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeiboMobileSettings {
+    /// API root; tests point it at a local server.
+    pub base_url: String,
+    /// Environment variable holding the logged-in `Cookie` header value
+    /// (at least `SUB=...`).
+    pub cookie_env: String,
+    /// File holding the cookie; wins over `cookie_env` when set.
+    pub cookie_file: PathBuf,
+    /// Request budget per hour, long texts included.
+    pub requests_per_hour: u32,
+    /// Shortest gap between two requests; the crawlers people use wait 3-15 s.
+    pub min_gap_ms: u64,
+    /// Random extra on top of each gap, in percent of the gap.
+    pub gap_jitter_percent: u32,
+    /// First pause after Weibo refuses us (HTTP 418 or 432, `ok: -100`, a
+    /// login redirect); doubles with each further refusal.
+    pub refused_initial_backoff_ms: u64,
+    /// Longest pause after refusals.
+    pub refused_max_backoff_ms: u64,
+    /// Timeout of one request.
+    pub request_timeout_ms: u64,
+    /// Fetch the full text of long posts (`isLongText`) from `/statuses/extend`;
+    /// each costs one request of the budget.
+    pub fetch_long_text: bool,
+}
+
+impl Default for WeiboMobileSettings {
+    fn default() -> Self {
+        WeiboMobileSettings {
+            base_url: "https://m.weibo.cn".into(),
+            cookie_env: "WEIBO_COOKIE".into(),
+            cookie_file: PathBuf::new(),
+            requests_per_hour: 600,
+            min_gap_ms: 3000,
+            gap_jitter_percent: 100,
+            refused_initial_backoff_ms: 60_000,
+            refused_max_backoff_ms: 3_600_000,
+            request_timeout_ms: 15_000,
+            fetch_long_text: true,
+        }
+    }
+}
+
+/// Weibo keyword search (`[weibo_search]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeiboSearchSettings {
+    /// Search queries, e.g. `["建设银行 涨"]`; a space means AND.
+    pub queries: Vec<String>,
+    /// Also derive queries from the filter's rules file (`rules_path`).
+    pub queries_from_rules: bool,
+    /// The filter's rules file, read when `queries_from_rules` is set.
+    pub rules_path: PathBuf,
+    /// How often the rules file's modification time is checked.
+    pub rules_poll_ms: u64,
+    /// Result pages read at most per query and poll (each one request).
+    pub max_pages_per_poll: u32,
+    /// Post ids remembered (and saved in the cursor) so that a post found by
+    /// two queries is published once.
+    pub dedup_capacity: usize,
+    /// Unfilled gaps remembered per query; beyond it the oldest is given up.
+    pub max_gaps_per_query: usize,
+}
+
+impl Default for WeiboSearchSettings {
+    fn default() -> Self {
+        WeiboSearchSettings {
+            queries: Vec::new(),
+            queries_from_rules: false,
+            rules_path: PathBuf::from("rules.toml"),
+            rules_poll_ms: 10_000,
+            max_pages_per_poll: 5,
+            dedup_capacity: 5000,
+            max_gaps_per_query: 10,
+        }
+    }
+}
+
+/// Weibo users' timelines (`[weibo_user]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeiboUserSettings {
+    /// Numeric user ids to follow (the digits in `https://weibo.com/u/<uid>`).
+    pub uids: Vec<String>,
+    /// Pages read at most per user and poll (each one request).
+    pub max_pages_per_poll: u32,
+    /// Unfilled gaps remembered per user; beyond it the oldest is given up.
+    pub max_gaps_per_query: usize,
+}
+
+impl Default for WeiboUserSettings {
+    fn default() -> Self {
+        WeiboUserSettings {
+            uids: Vec::new(),
+            max_pages_per_poll: 3,
+            max_gaps_per_query: 10,
         }
     }
 }

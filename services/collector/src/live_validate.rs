@@ -2,8 +2,8 @@
 //! the key to fix.
 
 use crate::live_config::{
-    JetstreamSettings, MastodonSettings, RetrySettings, SocketSettings, WeiboSettings,
-    WeiboTimeline,
+    JetstreamSettings, MastodonSettings, RetrySettings, SocketSettings, WeiboMobileSettings,
+    WeiboSearchSettings, WeiboSettings, WeiboTimeline, WeiboUserSettings,
 };
 
 /// An `http(s)://` or `ws(s)://` URL with a host, or an error naming `key`.
@@ -87,6 +87,142 @@ impl WeiboSettings {
             self.request_timeout_ms,
             1,
             600_000,
+        )
+    }
+}
+
+impl WeiboMobileSettings {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        check_url("weibo_mobile.base_url", &self.base_url, &["http", "https"])?;
+        if self.cookie_env.is_empty() && self.cookie_file.as_os_str().is_empty() {
+            return Err(
+                "weibo_mobile.cookie_env: set it (or weibo_mobile.cookie_file); the mobile API needs a logged-in cookie"
+                    .into(),
+            );
+        }
+        check_range(
+            "weibo_mobile.requests_per_hour",
+            self.requests_per_hour.into(),
+            1,
+            3_600_000,
+        )?;
+        check_range("weibo_mobile.min_gap_ms", self.min_gap_ms, 1, 3_600_000)?;
+        check_range(
+            "weibo_mobile.gap_jitter_percent",
+            self.gap_jitter_percent.into(),
+            0,
+            400,
+        )?;
+        check_range(
+            "weibo_mobile.refused_initial_backoff_ms",
+            self.refused_initial_backoff_ms,
+            1,
+            3_600_000,
+        )?;
+        if self.refused_max_backoff_ms < self.refused_initial_backoff_ms {
+            return Err(format!(
+                "weibo_mobile.refused_max_backoff_ms ({}) must be at least weibo_mobile.refused_initial_backoff_ms ({})",
+                self.refused_max_backoff_ms, self.refused_initial_backoff_ms
+            ));
+        }
+        check_range(
+            "weibo_mobile.refused_max_backoff_ms",
+            self.refused_max_backoff_ms,
+            1,
+            86_400_000,
+        )?;
+        check_range(
+            "weibo_mobile.request_timeout_ms",
+            self.request_timeout_ms,
+            1,
+            600_000,
+        )
+    }
+}
+
+/// The longest search query accepted (Weibo's search box takes about as much).
+const MAX_QUERY_CHARS: usize = 100;
+
+impl WeiboSearchSettings {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.queries.is_empty() && !self.queries_from_rules {
+            return Err(
+                "weibo_search.queries: list at least one query (or set weibo_search.queries_from_rules = true)"
+                    .into(),
+            );
+        }
+        for (index, query) in self.queries.iter().enumerate() {
+            let words = query.split_whitespace().count();
+            if words == 0 || query.chars().count() > MAX_QUERY_CHARS {
+                return Err(format!(
+                    "weibo_search.queries[{index}]: {query:?} must have 1 to {MAX_QUERY_CHARS} characters and a word"
+                ));
+            }
+            if self.queries[..index].contains(query) {
+                return Err(format!(
+                    "weibo_search.queries[{index}]: {query:?} is listed twice"
+                ));
+            }
+        }
+        if self.queries_from_rules && self.rules_path.as_os_str().is_empty() {
+            return Err(
+                "weibo_search.rules_path: required when weibo_search.queries_from_rules = true"
+                    .into(),
+            );
+        }
+        check_range(
+            "weibo_search.rules_poll_ms",
+            self.rules_poll_ms,
+            100,
+            86_400_000,
+        )?;
+        check_range(
+            "weibo_search.max_pages_per_poll",
+            self.max_pages_per_poll.into(),
+            1,
+            100,
+        )?;
+        check_range(
+            "weibo_search.dedup_capacity",
+            self.dedup_capacity as u64,
+            1,
+            1_000_000,
+        )?;
+        check_range(
+            "weibo_search.max_gaps_per_query",
+            self.max_gaps_per_query as u64,
+            1,
+            1000,
+        )
+    }
+}
+
+impl WeiboUserSettings {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.uids.is_empty() {
+            return Err("weibo_user.uids: list at least one user id".into());
+        }
+        for (index, uid) in self.uids.iter().enumerate() {
+            if uid.is_empty() || uid.len() > 20 || !uid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "weibo_user.uids[{index}]: {uid:?} is not a numeric Weibo user id"
+                ));
+            }
+            if self.uids[..index].contains(uid) {
+                return Err(format!("weibo_user.uids[{index}]: {uid} is listed twice"));
+            }
+        }
+        check_range(
+            "weibo_user.max_pages_per_poll",
+            self.max_pages_per_poll.into(),
+            1,
+            100,
+        )?;
+        check_range(
+            "weibo_user.max_gaps_per_query",
+            self.max_gaps_per_query as u64,
+            1,
+            1000,
         )
     }
 }

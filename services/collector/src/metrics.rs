@@ -2,8 +2,8 @@
 //! time through [`CollectorMetrics`] (for logs now, a `/metrics` endpoint later).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -29,11 +29,14 @@ pub enum ErrorKind {
     RateLimited,
     /// The service rejected the credentials; the collector stops.
     Auth,
+    /// Weibo's mobile API refused us (HTTP 418 or 432, `ok: -100`, a login
+    /// redirect): the source pauses and backs off.
+    Refused,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of [`SourceMetrics`]'s counters.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Http5xx,
         ErrorKind::Http4xx,
         ErrorKind::Timeout,
@@ -43,6 +46,7 @@ impl ErrorKind {
         ErrorKind::InvalidRecord,
         ErrorKind::RateLimited,
         ErrorKind::Auth,
+        ErrorKind::Refused,
     ];
 
     /// The name used in logs and snapshots, e.g. `rate_limited`.
@@ -57,6 +61,7 @@ impl ErrorKind {
             ErrorKind::InvalidRecord => "invalid_record",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Auth => "auth",
+            ErrorKind::Refused => "refused",
         }
     }
 }
@@ -70,6 +75,9 @@ pub struct SourceMetrics {
     duplicates: AtomicU64,
     skipped: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
+    gaps_abandoned: AtomicU64,
+    lost_at_most: AtomicU64,
+    paused: Mutex<Option<String>>,
 }
 
 impl SourceMetrics {
@@ -82,6 +90,9 @@ impl SourceMetrics {
             duplicates: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
+            gaps_abandoned: AtomicU64::new(0),
+            lost_at_most: AtomicU64::new(0),
+            paused: Mutex::new(None),
         }
     }
 
@@ -115,6 +126,35 @@ impl SourceMetrics {
         if let Some(index) = ErrorKind::ALL.iter().position(|k| *k == kind) {
             self.errors[index].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts a gap in a timeline that can no longer be filled, and the most
+    /// posts it may have held (0 when the service gave no bound).
+    pub fn add_gap_abandoned(&self, lost_at_most: u64) {
+        self.gaps_abandoned.fetch_add(1, Ordering::Relaxed);
+        self.lost_at_most.fetch_add(lost_at_most, Ordering::Relaxed);
+    }
+
+    /// Gaps given up so far.
+    pub fn gaps_abandoned(&self) -> u64 {
+        self.gaps_abandoned.load(Ordering::Relaxed)
+    }
+
+    /// The most posts the abandoned gaps may have held.
+    pub fn lost_at_most(&self) -> u64 {
+        self.lost_at_most.load(Ordering::Relaxed)
+    }
+
+    /// Marks the source paused (`Some(why)`) or running again (`None`).
+    pub fn set_paused(&self, why: Option<String>) {
+        if let Ok(mut paused) = self.paused.lock() {
+            *paused = why;
+        }
+    }
+
+    /// Why the source is paused, if it is.
+    pub fn paused(&self) -> Option<String> {
+        self.paused.lock().ok().and_then(|paused| paused.clone())
     }
 
     /// Records received so far.
@@ -158,6 +198,9 @@ impl SourceMetrics {
                 .map(|kind| (kind.name(), self.errors(*kind)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
+            gaps_abandoned: self.gaps_abandoned(),
+            lost_at_most: self.lost_at_most(),
+            paused: self.paused(),
         }
     }
 }
@@ -177,6 +220,12 @@ pub struct SourceSnapshot {
     pub skipped: u64,
     /// Non-zero error counts by [`ErrorKind::name`].
     pub errors: BTreeMap<&'static str, u64>,
+    /// Timeline gaps given up (the service no longer serves them).
+    pub gaps_abandoned: u64,
+    /// The most posts those gaps may have held.
+    pub lost_at_most: u64,
+    /// Why the source is paused, if it is.
+    pub paused: Option<String>,
 }
 
 /// The counters of every live source of a collector; cheap to clone.
@@ -222,6 +271,8 @@ impl CollectorMetrics {
                 duplicates_dropped = snapshot.duplicates_dropped,
                 skipped = snapshot.skipped,
                 %errors,
+                gaps_abandoned = snapshot.gaps_abandoned,
+                paused = snapshot.paused.as_deref().unwrap_or("no"),
                 "source metrics ({when})"
             );
         }

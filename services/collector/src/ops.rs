@@ -9,6 +9,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -114,7 +115,30 @@ impl Collector for SourceCounters {
                     (labels, s.errors(*kind))
                 })
             }),
-        )
+        )?;
+        self.counter(
+            &mut encoder,
+            "collector_gaps_abandoned",
+            "Timeline gaps (after a poll failed mid-walk) given up because the service no longer serves them, by source",
+            sources.iter().map(|s| (source(s.name()), s.gaps_abandoned())),
+        )?;
+        self.counter(
+            &mut encoder,
+            "collector_gap_posts_lost_at_most",
+            "The most posts the abandoned gaps may have held, by source (0 where the service gives no count)",
+            sources.iter().map(|s| (source(s.name()), s.lost_at_most())),
+        )?;
+        let mut metric = encoder.encode_descriptor(
+            "collector_source_paused",
+            "1 while a source is paused because the service refuses us (Weibo 418, 432, login required), by source",
+            None,
+            MetricType::Gauge,
+        )?;
+        for s in sources {
+            let paused = i64::from(s.paused().is_some());
+            ConstGauge::new(paused).encode(metric.encode_family(&source(s.name()))?)?;
+        }
+        Ok(())
     }
 }
 
@@ -132,6 +156,8 @@ mod tests {
         let ops = CollectorOps::register(&mut registry, CollectorMetrics::new(vec![weibo.clone()]));
         weibo.add_published(7);
         weibo.add_error(ErrorKind::RateLimited);
+        weibo.add_gap_abandoned(0);
+        weibo.set_paused(Some("paused until 2026-12-02T15:00:00Z: HTTP 418".into()));
         ops.cursor_saved("weibo");
         ops.queue(3);
         ops.publish_errors.inc();
@@ -143,6 +169,9 @@ mod tests {
             "weibostream_collector_source_errors_total{source=\"weibo\",kind=\"timeout\"} 0",
             "weibostream_collector_cursor_saves_total{source=\"weibo\"} 1",
             "weibostream_collector_producer_queue_messages 3",
+            "weibostream_collector_gaps_abandoned_total{source=\"weibo\"} 1",
+            "weibostream_collector_gap_posts_lost_at_most_total{source=\"weibo\"} 0",
+            "weibostream_collector_source_paused{source=\"weibo\"} 1",
             "weibostream_collector_publish_errors_total 1",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");

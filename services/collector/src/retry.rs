@@ -65,17 +65,28 @@ fn jitter(max: Duration) -> Duration {
 /// Spaces requests `interval` apart, give or take `jitter_percent`.
 #[derive(Debug, Clone)]
 pub struct Pacer {
-    interval: Duration,
-    jitter_percent: u32,
+    min: Duration,
+    spread: Duration,
     next: Option<Instant>,
 }
 
 impl Pacer {
     /// A pacer whose first request goes out at once.
     pub fn new(interval: Duration, jitter_percent: u32) -> Self {
+        let spread = interval * jitter_percent.min(100) / 100;
         Pacer {
-            interval,
-            jitter_percent: jitter_percent.min(100),
+            min: interval - spread,
+            spread: spread * 2,
+            next: None,
+        }
+    }
+
+    /// A pacer whose gaps are at least `min`, plus a random extra of up to
+    /// `extra_percent` of it.
+    pub fn at_least(min: Duration, extra_percent: u32) -> Self {
+        Pacer {
+            min,
+            spread: min * extra_percent / 100,
             next: None,
         }
     }
@@ -92,9 +103,7 @@ impl Pacer {
         {
             return false;
         }
-        let spread = self.interval * self.jitter_percent / 100;
-        let interval = self.interval - spread + jitter(spread * 2);
-        self.next = Some(Instant::now() + interval);
+        self.next = Some(Instant::now() + self.min + jitter(self.spread));
         true
     }
 }

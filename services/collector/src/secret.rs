@@ -1,4 +1,4 @@
-//! Access tokens: read from an environment variable or a file at startup,
+//! Access tokens and cookies: read from an environment variable or a file at startup,
 //! kept out of `Debug` output and logs.
 
 use std::fmt;
@@ -30,19 +30,28 @@ impl fmt::Debug for Secret {
 /// variable `env`, else `None`. `key` is the config key prefix for messages
 /// (`weibo`). An empty token is an error: it can only be a mistake.
 pub fn load_token(key: &str, env: &str, file: &Path) -> Result<Option<Secret>, String> {
+    load_secret(
+        &format!("{key}.access_token_env"),
+        &format!("{key}.access_token_file"),
+        env,
+        file,
+    )
+}
+
+/// As [`load_token`], with the config keys of the variable and the file
+/// given in full (`weibo_mobile.cookie_env`, `weibo_mobile.cookie_file`).
+pub fn load_secret(
+    env_key: &str,
+    file_key: &str,
+    env: &str,
+    file: &Path,
+) -> Result<Option<Secret>, String> {
     if !file.as_os_str().is_empty() {
-        let text = std::fs::read_to_string(file).map_err(|error| {
-            format!(
-                "{key}.access_token_file: cannot read {}: {error}",
-                file.display()
-            )
-        })?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|error| format!("{file_key}: cannot read {}: {error}", file.display()))?;
         let token = text.trim();
         if token.is_empty() {
-            return Err(format!(
-                "{key}.access_token_file: {} is empty",
-                file.display()
-            ));
+            return Err(format!("{file_key}: {} is empty", file.display()));
         }
         return Ok(Some(Secret::new(token)));
     }
@@ -52,7 +61,7 @@ pub fn load_token(key: &str, env: &str, file: &Path) -> Result<Option<Secret>, S
     match std::env::var(env) {
         Ok(token) if !token.trim().is_empty() => Ok(Some(Secret::new(token.trim()))),
         Ok(_) => Err(format!(
-            "{key}.access_token_env: the environment variable {env} is empty"
+            "{env_key}: the environment variable {env} is empty"
         )),
         Err(_) => Ok(None),
     }

@@ -115,11 +115,26 @@ impl Collector {
         let specs = config.topics.specs(&[TopicRole::Raw]);
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         readiness.ready();
-        let broker = BrokerReadiness { readiness };
         if let Some(live) = self.live {
             tracing::info!(sources = ?config.sources, topic = %config.topics.raw, "collector started");
-            return live.run(&self.config, ops, broker, shutdown).await;
+            let broker_side = Readiness::new();
+            broker_side.ready();
+            let stop_following = CancellationToken::new();
+            let follower = tokio::spawn(follow_sources(
+                readiness,
+                broker_side.clone(),
+                live.metrics().clone(),
+                stop_following.clone(),
+            ));
+            let broker = BrokerReadiness {
+                readiness: broker_side,
+            };
+            let result = live.run(&self.config, ops, broker, shutdown).await;
+            stop_following.cancel();
+            let _ = follower.await;
+            return result;
         }
+        let broker = BrokerReadiness { readiness };
         let mut publisher = Publisher::new(
             &config.kafka,
             &config.topics.raw,
@@ -214,6 +229,35 @@ impl Collector {
         }
         bar.finish_and_clear();
         Ok(summary)
+    }
+}
+
+/// How often `/readyz` follows the broker and the sources.
+const READINESS_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Keeps `served` (what `/readyz` answers) ready only while the broker is
+/// up and no source is paused, saying which one is and why.
+async fn follow_sources(
+    served: Readiness,
+    broker: Readiness,
+    sources: CollectorMetrics,
+    stop: CancellationToken,
+) {
+    loop {
+        let paused = sources
+            .sources()
+            .iter()
+            .find_map(|source| Some((source.name().to_owned(), source.paused()?)));
+        if !broker.is_ready() {
+            served.not_ready("broker unreachable: no broker connection is up");
+        } else if let Some((name, why)) = paused {
+            served.not_ready(&format!("source {name} is {why}"));
+        } else {
+            served.ready();
+        }
+        if !crate::retry::sleep(READINESS_INTERVAL, &stop).await {
+            return;
+        }
     }
 }
 

@@ -1,4 +1,6 @@
-//! Weibo open API v2 statuses turned into normalized [`Post`]s.
+//! Weibo statuses turned into normalized [`Post`]s: the open API v2's
+//! statuses ([`normalize_status`]) and the mobile web API's `mblog`s
+//! ([`normalize_mblog`]: HTML text, relative times in Beijing time).
 //!
 //! Works on `serde_json::Value` rather than typed structs: Weibo sends ids and
 //! counts as numbers or strings and drops or nulls fields freely, and one odd
@@ -6,7 +8,9 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc,
+};
 use serde_json::{Map, Value};
 use weibostream_shared::{Author, Post, RepostRef, Source};
 
@@ -72,6 +76,51 @@ pub fn normalize_status(
     value: &Value,
     collected_at: DateTime<Utc>,
 ) -> Result<Normalized, StatusError> {
+    normalize(value, collected_at, Flavor::OpenApi)
+}
+
+/// Turns one mobile web API `mblog` (m.weibo.cn) into a [`Post`].
+///
+/// As [`normalize_status`], but `text` is HTML (emoticons become their
+/// `[alt]` text, links their text, `<br />` a line break) and `created_at`
+/// may be relative (`刚刚`, `5分钟前`, `今天 12:30`, `12-01`...), read in
+/// Beijing time against `collected_at`. A long text must already be in
+/// `text` (the caller fetches it from `/statuses/extend`).
+pub fn normalize_mblog(
+    value: &Value,
+    collected_at: DateTime<Utc>,
+) -> Result<Normalized, StatusError> {
+    normalize(value, collected_at, Flavor::Mobile)
+}
+
+/// Which API a status comes from: how its text and time are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    OpenApi,
+    Mobile,
+}
+
+impl Flavor {
+    fn text(self, raw: &str) -> String {
+        match self {
+            Flavor::OpenApi => clean_text(raw),
+            Flavor::Mobile => mblog_text(raw),
+        }
+    }
+
+    fn time(self, raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, chrono::ParseError> {
+        match self {
+            Flavor::OpenApi => parse_weibo_time(raw),
+            Flavor::Mobile => parse_mobile_time(raw, now),
+        }
+    }
+}
+
+fn normalize(
+    value: &Value,
+    collected_at: DateTime<Utc>,
+    flavor: Flavor,
+) -> Result<Normalized, StatusError> {
     let status = value
         .as_object()
         .ok_or(StatusError::NotAnObject(json_kind(value)))?;
@@ -81,12 +130,15 @@ pub fn normalize_status(
             id: Source::Weibo.post_id(&local_id),
         });
     }
-    let text = clean_text(required_str(status, "text")?);
+    let text = flavor.text(required_str(status, "text")?);
     let raw_time = required_str(status, "created_at")?;
-    let created_at = parse_weibo_time(raw_time).map_err(|source| StatusError::BadCreatedAt {
-        value: raw_time.to_owned(),
-        source,
-    })?;
+    let created_at =
+        flavor
+            .time(raw_time, collected_at)
+            .map_err(|source| StatusError::BadCreatedAt {
+                value: raw_time.to_owned(),
+                source,
+            })?;
     let author = author(status)?;
     let lang = match field(status, "lang")
         .and_then(Value::as_str)
@@ -113,7 +165,7 @@ pub fn normalize_status(
         likes: count(field(status, "attitudes_count")).unwrap_or(0),
         repost_of: field(status, "retweeted_status")
             .and_then(Value::as_object)
-            .and_then(repost_ref),
+            .and_then(|original| repost_ref(original, flavor)),
         client: field(status, "source")
             .and_then(Value::as_str)
             .map(|html| clean_text(&strip_tags(html)))
@@ -214,9 +266,14 @@ fn count(value: Option<&Value>) -> Option<u64> {
             } else {
                 (text, 1.0)
             };
-            text.parse::<u64>()
-                .ok()
-                .or_else(|| digits.trim().parse::<f64>().ok().map(|f| (f * unit) as u64))
+            text.parse::<u64>().ok().or_else(|| {
+                // `12.3万` is 123000, not 122999: round away the float error.
+                digits
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .map(|f| (f * unit).round() as u64)
+            })
         }
         _ => None,
     }
@@ -260,7 +317,7 @@ fn user_name(user: &Map<String, Value>) -> Option<String> {
 }
 
 /// A reference to the reposted status; `None` when it carries no usable id.
-fn repost_ref(original: &Map<String, Value>) -> Option<RepostRef> {
+fn repost_ref(original: &Map<String, Value>, flavor: Flavor) -> Option<RepostRef> {
     let id = required_id(original, &["id", "idstr"], "id").ok()?;
     Some(RepostRef {
         id: Source::Weibo.post_id(&id),
@@ -269,7 +326,7 @@ fn repost_ref(original: &Map<String, Value>) -> Option<RepostRef> {
             .and_then(user_name),
         text: field(original, "text")
             .and_then(Value::as_str)
-            .map(clean_text),
+            .map(|text| flavor.text(text)),
     })
 }
 
@@ -290,6 +347,129 @@ pub(crate) fn is_han(c: char) -> bool {
 
 fn clean_text(text: &str) -> String {
     decode_entities(text).trim().to_owned()
+}
+
+/// Beijing time, in which the mobile API writes its times.
+fn beijing() -> FixedOffset {
+    // 8 hours is within FixedOffset's range: `east_opt` cannot fail here.
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
+}
+
+/// Parses a mobile API `created_at` into UTC: Weibo's full format, RFC 3339,
+/// or the relative forms `刚刚`, `N秒前`, `N分钟前`, `N小时前`, `今天 HH:MM`,
+/// `昨天 HH:MM`, `MM-DD` (this year, or last year if that is in the future),
+/// `MM-DD HH:MM` and `YYYY-MM-DD`, all in Beijing time relative to `now`.
+pub fn parse_mobile_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, chrono::ParseError> {
+    let s = s.trim();
+    match relative_time(s, now) {
+        Some(time) => Ok(time),
+        None => parse_weibo_time(s),
+    }
+}
+
+fn relative_time(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if s == "刚刚" {
+        return Some(now);
+    }
+    for (suffix, unit) in [("秒前", 1), ("分钟前", 60), ("小时前", 3600)] {
+        if let Some(number) = s.strip_suffix(suffix) {
+            let number: i64 = number.trim().parse().ok()?;
+            return now.checked_sub_signed(TimeDelta::try_seconds(number.checked_mul(unit)?)?);
+        }
+    }
+    let local_now = now.with_timezone(&beijing());
+    let today = local_now.date_naive();
+    let at = |date: NaiveDate, time: NaiveTime| {
+        beijing()
+            .from_local_datetime(&date.and_time(time))
+            .single()
+            .map(|time| time.with_timezone(&Utc))
+    };
+    let clock = |text: &str| NaiveTime::parse_from_str(text.trim(), "%H:%M").ok();
+    if let Some(time) = s.strip_prefix("今天") {
+        return at(today, clock(time)?);
+    }
+    if let Some(time) = s.strip_prefix("昨天") {
+        return at(today.pred_opt()?, clock(time)?);
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return at(date, NaiveTime::MIN);
+    }
+    let (day, time) = match s.split_once(' ') {
+        Some((day, time)) => (day, clock(time)?),
+        None => (s, NaiveTime::MIN),
+    };
+    let (month, day) = day.split_once('-')?;
+    let (month, day): (u32, u32) = (month.parse().ok()?, day.parse().ok()?);
+    let this_year = NaiveDate::from_ymd_opt(today.year(), month, day);
+    let date = match this_year {
+        Some(date) if date <= today => date,
+        // A date later than today is last year's (`12-31` read on January 1st).
+        _ => NaiveDate::from_ymd_opt(today.year() - 1, month, day)?,
+    };
+    at(date, time)
+}
+
+/// The plain text of an mblog's HTML `text`: emoticon images become their
+/// `alt` text (`[笑cry]`), links their text (`@张三`, `#话题#`, `网页链接`),
+/// `<br />` a line break; entities are decoded and other tags dropped.
+pub fn mblog_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&decode_entities(&rest[..open]));
+        let Some(close) = rest[open..].find('>') else {
+            // A `<` that opens no tag is text.
+            text.push_str(&decode_entities(&rest[open..]));
+            rest = "";
+            break;
+        };
+        let tag = rest[open + 1..open + close].trim();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "br" => text.push('\n'),
+            "img" => {
+                if let Some(alt) = attribute(tag, "alt") {
+                    text.push_str(&decode_entities(alt));
+                }
+            }
+            _ => {}
+        }
+        rest = &rest[open + close + 1..];
+    }
+    text.push_str(&decode_entities(rest));
+    let lines: Vec<&str> = text.split('\n').map(str::trim).collect();
+    lines.join("\n").trim().to_owned()
+}
+
+/// The value of `name="..."` (or `'...'`) in a tag's text.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = tag;
+    while let Some(at) = rest.find(name) {
+        let before_ok = rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_whitespace);
+        let after = rest[at + name.len()..].trim_start();
+        if before_ok && let Some(value) = after.strip_prefix('=') {
+            let value = value.trim_start();
+            let quote = value.chars().next()?;
+            if quote == '"' || quote == '\'' {
+                let inner = &value[1..];
+                return inner.find(quote).map(|end| &inner[..end]);
+            }
+            let end = value
+                .find(|c: char| c.is_whitespace() || c == '/')
+                .unwrap_or(value.len());
+            return Some(&value[..end]);
+        }
+        rest = &rest[at + name.len()..];
+    }
+    None
 }
 
 /// Drops everything between `<` and `>`.
@@ -574,6 +754,102 @@ mod tests {
             "微博 weibo.com"
         );
         assert_eq!(strip_tags("Android"), "Android");
+    }
+
+    #[test]
+    fn mobile_times_absolute_and_relative_in_beijing_time() {
+        // 2026-12-02 09:30 in Beijing.
+        let now = utc("2026-12-02T01:30:00Z");
+        for (text, expected) in [
+            ("刚刚", "2026-12-02T01:30:00Z"),
+            ("30秒前", "2026-12-02T01:29:30Z"),
+            ("5分钟前", "2026-12-02T01:25:00Z"),
+            ("3小时前", "2026-12-01T22:30:00Z"),
+            ("今天 12:30", "2026-12-02T04:30:00Z"),
+            ("今天 00:05", "2026-12-01T16:05:00Z"),
+            ("昨天 12:30", "2026-12-01T04:30:00Z"),
+            ("昨天 23:59", "2026-12-01T15:59:00Z"),
+            ("12-01", "2026-11-30T16:00:00Z"),
+            ("11-30 08:15", "2026-11-30T00:15:00Z"),
+            // Later in the year than today: last year's.
+            ("12-25", "2025-12-24T16:00:00Z"),
+            ("2023-12-01", "2023-11-30T16:00:00Z"),
+            ("Wed Jan 21 18:50:05 +0800 2015", "2015-01-21T10:50:05Z"),
+        ] {
+            assert_eq!(
+                parse_mobile_time(text, now).unwrap(),
+                utc(expected),
+                "{text}"
+            );
+        }
+        // Just after midnight in Beijing, still the previous day in UTC.
+        let now = utc("2026-01-01T16:10:00Z");
+        assert_eq!(
+            parse_mobile_time("昨天 10:00", now).unwrap(),
+            utc("2026-01-01T02:00:00Z")
+        );
+        assert_eq!(
+            parse_mobile_time("12-31", now).unwrap(),
+            utc("2025-12-30T16:00:00Z")
+        );
+        for bad in ["", "x分钟前", "今天", "13-45", "昨天 25:00", "some time"] {
+            assert!(parse_mobile_time(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mblog_html_becomes_plain_text() {
+        let html = concat!(
+            "<a href='/n/张三'>@张三</a> 建设银行 今天涨了",
+            "<span class=\"url-icon\"><img alt=\"[笑cry]\" src=\"https://h5.sinaimg.cn/m/emoticon/icon/default/d_xiaoku.png\" style=\"width:1em; height:1em;\" /></span>",
+            "<span class='url-icon'><img alt=[doge] src='x.png'></span><br />",
+            "第二行 &amp; &quot;引号&quot; <a href=\"https://m.weibo.cn/search?containerid=231522type%3D1%26q%3D%23A%E8%82%A1%23\">#A股#</a>",
+            "<br/><a data-url=\"http://t.cn/A6x\" href=\"https://m.weibo.cn/p/index?x=1\"><span class='url-icon'><img style='width: 1rem;height: 1rem' src='link.png'></span><span class=\"surl-text\">网页链接</span></a>",
+            " 1 < 2"
+        );
+        assert_eq!(
+            mblog_text(html),
+            "@张三 建设银行 今天涨了[笑cry][doge]\n第二行 & \"引号\" #A股#\n网页链接 1 < 2"
+        );
+        assert_eq!(mblog_text("  plain  "), "plain");
+        assert_eq!(attribute("img data-alt=\"x\" alt=\"y\"", "alt"), Some("y"));
+        assert_eq!(attribute("img src=\"x\"", "alt"), None);
+    }
+
+    #[test]
+    fn normalizes_an_mblog() {
+        let now = utc("2026-12-02T01:30:00Z");
+        let mblog = json!({
+            "id": "4900000000000001", "mid": "4900000000000001", "bid": "Nabc",
+            "created_at": "5分钟前",
+            "text": "建设银行<span class=\"url-icon\"><img alt=\"[哈哈]\" src=\"x\"></span><br />涨",
+            "source": "iPhone 15 Pro", "region_name": "发布于 北京",
+            "reposts_count": "100万+", "comments_count": "1.2万", "attitudes_count": 7,
+            "user": {"id": 1234, "screen_name": "张三", "followers_count": "12.3万", "verified": true},
+            "retweeted_status": {
+                "id": "4899999999999999", "created_at": "昨天 12:30",
+                "text": "原文<br />第二行", "user": {"id": 5, "screen_name": "李四"}
+            }
+        });
+        let Ok(Normalized::Post(post)) = normalize_mblog(&mblog, now) else {
+            panic!("not a post");
+        };
+        assert_eq!(post.id, "weibo:4900000000000001");
+        assert_eq!(post.text, "建设银行[哈哈]\n涨");
+        assert_eq!(post.created_at, utc("2026-12-02T01:25:00Z"));
+        assert_eq!(
+            (post.reposts, post.comments, post.likes),
+            (1_000_000, 12_000, 7)
+        );
+        assert_eq!(post.author.followers, Some(123_000));
+        assert_eq!(post.client.as_deref(), Some("iPhone 15 Pro"));
+        let original = post.repost_of.unwrap();
+        assert_eq!(original.id, "weibo:4899999999999999");
+        assert_eq!(original.text.as_deref(), Some("原文\n第二行"));
+        let mut bad = mblog.clone();
+        bad["created_at"] = json!("前天");
+        let err = normalize_mblog(&bad, now).unwrap_err().to_string();
+        assert!(err.starts_with("bad created_at \"前天\""), "{err}");
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub mod mastodon_stream;
 pub mod socket;
 mod sse;
 pub mod weibo;
+pub mod weibo_feeds;
+pub mod weibo_mobile;
+pub mod weibo_rules;
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::Hash;

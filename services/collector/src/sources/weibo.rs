@@ -1,6 +1,11 @@
 //! The Weibo open API poller: `statuses/home_timeline` paged by `since_id`,
 //! or `statuses/public_timeline` de-duplicated by status id, spaced to fit
 //! the hourly request budget. Statuses are normalized by [`crate::weibo`].
+//!
+//! A home timeline poll that ends early (a failed page, more new statuses
+//! than `max_pages_per_poll` pages hold) publishes what it fetched and
+//! remembers the ids it skipped as a gap; later polls spend their leftover
+//! requests filling gaps with `since_id`/`max_id`, newest first.
 
 use std::time::Duration;
 
@@ -9,12 +14,16 @@ use serde_json::Value;
 use weibostream_shared::Post;
 
 use super::http::{self, Response};
+use super::weibo_feeds::{FeedCursor, Gap, Walk};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{WeiboSettings, WeiboTimeline};
 use crate::metrics::ErrorKind;
 use crate::retry::Pacer;
 use crate::secret::Secret;
 use crate::weibo::{Normalized, normalize_status};
+
+/// Gaps the home timeline owes at most; beyond it the oldest is given up.
+const HOME_MAX_GAPS: usize = 10;
 
 /// Weibo error codes meaning "slow down": IP, user, and user-per-API limits.
 const RATE_LIMIT_CODES: [u64; 3] = [10022, 10023, 10024];
@@ -25,6 +34,10 @@ pub struct WeiboCursor {
     /// Newest status id published (home timeline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_id: Option<u64>,
+    /// Id ranges below `since_id` a poll that ended early left unread (home
+    /// timeline), newest first; later polls fill them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
     /// Ids published most recently, oldest first (public timeline, which has no `since_id`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen_ids: Vec<u64>,
@@ -57,86 +70,181 @@ impl WeiboSource {
             seen.insert(*id);
         }
         let mut since_id = saved.since_id;
+        let mut gaps = saved.gaps;
         let interval = Pacer::interval_for_budget(self.settings.calls_per_hour);
         let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
         let mut backoff = context.backoff();
         tracing::info!(source = %context.name, timeline = ?self.settings.timeline, ?since_id,
             interval_ms = interval.as_millis() as u64, "polling Weibo");
         loop {
-            let statuses = match self.poll(&mut pacer, &context, since_id).await {
-                Ok(Some(statuses)) => statuses,
-                Ok(None) => return Ok(()),
-                Err(FetchError::Fatal(message)) => {
-                    context.metrics.add_error(ErrorKind::Auth);
-                    return Err(SourceError::Fatal(message));
-                }
-                Err(FetchError::Transient(failure)) => {
-                    if !context.retry_after(&mut backoff, &failure).await {
-                        return Ok(());
-                    }
-                    continue;
-                }
+            let Some(polled) = self.poll(&mut pacer, &context, since_id, &gaps).await else {
+                return Ok(());
             };
-            backoff.reset();
-            let (posts, newest) = self.new_posts(&context, statuses, since_id, &mut seen);
+            let before = (since_id, gaps.clone());
+            let owed = since_id.map(|newest| FeedCursor {
+                newest,
+                gaps: gaps.clone(),
+            });
+            let posts = self.new_posts(&context, polled.statuses, owed.as_ref(), &mut seen);
             let cursor = match self.settings.timeline {
                 WeiboTimeline::Home => {
-                    since_id = since_id.max(newest);
+                    match owed {
+                        Some(mut owed) => {
+                            for walk in polled.gap_walks {
+                                owed.fill(walk);
+                            }
+                            for gap in owed.settle_top(polled.top, HOME_MAX_GAPS) {
+                                context.metrics.add_gap_abandoned(0);
+                                tracing::warn!(source = %context.name, above = gap.above, below = gap.below,
+                                    "gave up a gap: more than {HOME_MAX_GAPS} gaps wait; an unknown number of statuses between these ids (the API gives no count) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
+                            }
+                            since_id = Some(owed.newest);
+                            gaps = owed.gaps;
+                        }
+                        None => since_id = polled.top.newest,
+                    }
                     WeiboCursor {
                         since_id,
+                        gaps: gaps.clone(),
                         seen_ids: Vec::new(),
                     }
                 }
                 WeiboTimeline::Public => WeiboCursor {
                     since_id: None,
+                    gaps: Vec::new(),
                     seen_ids: seen.iter().copied().collect(),
                 },
             };
-            let changed = newest.is_some();
-            let cursor = changed.then_some(&cursor);
-            if context.send(posts, cursor).await.is_err() {
+            let changed = !posts.is_empty() || before != (since_id, gaps.clone());
+            if changed && context.send(posts, Some(&cursor)).await.is_err() {
                 return Ok(());
+            }
+            // A poll that got pages through shows the API works: an error
+            // after them is retried after the first, shortest wait.
+            if polled.pages > 0 {
+                backoff.reset();
+            }
+            match polled.error {
+                Some(FetchError::Fatal(message)) => {
+                    context.metrics.add_error(ErrorKind::Auth);
+                    return Err(SourceError::Fatal(message));
+                }
+                Some(FetchError::Transient(failure))
+                    if !context.retry_after(&mut backoff, &failure).await =>
+                {
+                    return Ok(());
+                }
+                _ => {}
             }
         }
     }
 
-    /// One poll: up to `max_pages_per_poll` requests walking back from the
-    /// newest status to `since_id`. `None` on shutdown.
+    /// One poll of at most `max_pages_per_poll` requests: the newest
+    /// statuses, walking back with `max_id` to `since_id`; then, with the
+    /// requests left, the gaps earlier polls left, newest first. A failed
+    /// request ends the poll but keeps what was fetched. `None` on shutdown.
     async fn poll(
         &self,
         pacer: &mut Pacer,
         context: &SourceContext,
         since_id: Option<u64>,
-    ) -> Result<Option<Vec<Value>>, FetchError> {
+        gaps: &[Gap],
+    ) -> Option<Polled> {
         let (path, since_id) = match self.settings.timeline {
             WeiboTimeline::Home => ("statuses/home_timeline.json", since_id),
             WeiboTimeline::Public => ("statuses/public_timeline.json", None),
         };
-        let mut collected = Vec::new();
-        let mut max_id = None;
-        for page in 1..=self.settings.max_pages_per_poll {
-            if !pacer.wait(&context.shutdown).await {
-                return Ok(None);
+        let mut polled = Polled::default();
+        let mut budget = self.settings.max_pages_per_poll;
+        let top = self
+            .walk(
+                pacer,
+                context,
+                path,
+                since_id,
+                None,
+                &mut budget,
+                &mut polled,
+            )
+            .await?;
+        polled.top = top;
+        if polled.error.is_some() || since_id.is_none() {
+            return Some(polled);
+        }
+        for gap in gaps {
+            if budget == 0 || polled.error.is_some() {
+                break;
             }
-            let statuses = self.request(path, since_id, max_id).await?;
+            let walk = self
+                .walk(
+                    pacer,
+                    context,
+                    path,
+                    Some(gap.above),
+                    Some(gap.below - 1),
+                    &mut budget,
+                    &mut polled,
+                )
+                .await?;
+            polled.gap_walks.push((*gap, walk));
+        }
+        Some(polled)
+    }
+
+    /// Pages back from `max_id` (or the newest) to `since_id`, spending
+    /// `budget` requests at most; statuses and any error go to `polled`.
+    #[allow(clippy::too_many_arguments)]
+    async fn walk(
+        &self,
+        pacer: &mut Pacer,
+        context: &SourceContext,
+        path: &str,
+        since_id: Option<u64>,
+        mut max_id: Option<u64>,
+        budget: &mut u32,
+        polled: &mut Polled,
+    ) -> Option<Walk> {
+        let mut walk = Walk::default();
+        while *budget > 0 {
+            *budget -= 1;
+            if !pacer.wait(&context.shutdown).await {
+                return None;
+            }
+            let statuses = match self.request(path, since_id, max_id).await {
+                Ok(statuses) => statuses,
+                Err(error) => {
+                    polled.error = Some(error);
+                    return Some(walk);
+                }
+            };
+            polled.pages += 1;
             context.metrics.add_fetched(statuses.len() as u64);
             let full = statuses.len() >= self.settings.page_size as usize;
-            let oldest = statuses.iter().filter_map(status_id).min();
-            collected.extend(statuses);
-            let (Some(since), Some(oldest), true) = (since_id, oldest, full) else {
+            let ids = statuses.iter().filter_map(status_id);
+            let (newest, oldest) = (ids.clone().max(), ids.min());
+            walk.newest = walk.newest.max(newest);
+            walk.oldest = match (walk.oldest, oldest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            polled.statuses.extend(statuses);
+            let Some(since) = since_id else {
+                // No cursor (the first poll, or the public timeline): the newest page only.
+                break;
+            };
+            // A page short of full holds everything newer than since_id that is left.
+            let Some(oldest) = oldest.filter(|_| full) else {
+                walk.reached = true;
                 break;
             };
             if oldest <= since.saturating_add(1) {
+                walk.reached = true;
                 break;
-            }
-            if page == self.settings.max_pages_per_poll {
-                tracing::warn!(source = %context.name, pages = page, since_id = since,
-                    "more new statuses than weibo.max_pages_per_poll pages hold; older ones are skipped");
             }
             // Weibo's max_id is inclusive.
             max_id = Some(oldest - 1);
         }
-        Ok(Some(collected))
+        Some(walk)
     }
 
     async fn request(
@@ -159,14 +267,15 @@ impl WeiboSource {
         statuses(response, &what, &self.settings)
     }
 
-    /// The statuses not seen before, oldest first, as posts; and the newest id among them.
+    /// The statuses owed (all of them without a cursor) and not seen
+    /// before, oldest first, as posts.
     fn new_posts(
         &self,
         context: &SourceContext,
         statuses: Vec<Value>,
-        since_id: Option<u64>,
+        owed: Option<&FeedCursor>,
         seen: &mut SeenIds<u64>,
-    ) -> (Vec<Post>, Option<u64>) {
+    ) -> Vec<Post> {
         let mut with_ids: Vec<(u64, Value)> = Vec::with_capacity(statuses.len());
         for status in statuses {
             match status_id(&status) {
@@ -180,13 +289,11 @@ impl WeiboSource {
         with_ids.sort_by_key(|(id, _)| *id);
         let now = chrono::Utc::now();
         let mut posts = Vec::with_capacity(with_ids.len());
-        let mut newest = None;
         for (id, status) in with_ids {
-            if since_id.is_some_and(|since| id <= since) || !seen.insert(id) {
+            if owed.is_some_and(|owed| !owed.wants(id)) || !seen.insert(id) {
                 context.metrics.add_duplicates(1);
                 continue;
             }
-            newest = Some(id);
             match normalize_status(&status, now) {
                 Ok(Normalized::Post(post)) => posts.push(post),
                 Ok(Normalized::Deleted { id }) => {
@@ -199,8 +306,22 @@ impl WeiboSource {
                 }
             }
         }
-        (posts, newest)
+        posts
     }
+}
+
+/// What one poll fetched.
+#[derive(Default)]
+struct Polled {
+    statuses: Vec<Value>,
+    /// The walk from the newest status back to `since_id`.
+    top: Walk,
+    /// The walks through earlier gaps.
+    gap_walks: Vec<(Gap, Walk)>,
+    /// The error that ended the poll, if one did.
+    error: Option<FetchError>,
+    /// Requests answered with statuses.
+    pages: u32,
 }
 
 /// A status's numeric id (`id`, or `idstr`).

@@ -10,3 +10,4 @@ mod restart;
 mod socket;
 mod support;
 mod weibo;
+mod weibo_mobile;

@@ -1,6 +1,6 @@
 //! The Weibo poller against a local Weibo-shaped server.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +31,12 @@ struct Timeline {
     faults: Arc<Mutex<VecDeque<Reply>>>,
     ignore_since_id: bool,
     window: Option<usize>,
+    /// Answers requests for later pages (with `max_id`) instead, when it returns a reply.
+    later_pages: Arc<Mutex<Option<Box<LaterPages>>>>,
+    handed_out: Arc<Mutex<BTreeSet<u64>>>,
 }
+
+type LaterPages = dyn Fn() -> Option<Reply> + Send + Sync;
 
 impl Timeline {
     fn add(&self, ids: impl IntoIterator<Item = u64>) {
@@ -54,6 +59,12 @@ impl Timeline {
             return fault;
         }
         let number = |key: &str| request.query.get(key).and_then(|v| v.parse::<u64>().ok());
+        if number("max_id").is_some()
+            && let Some(later) = self.later_pages.lock().unwrap().as_ref()
+            && let Some(reply) = later()
+        {
+            return reply;
+        }
         let since = if self.ignore_since_id {
             None
         } else {
@@ -74,6 +85,10 @@ impl Timeline {
             .collect();
         page.sort_by_key(|s| std::cmp::Reverse(s["id"].as_u64().unwrap()));
         page.truncate(self.window.unwrap_or(count).min(count));
+        self.handed_out
+            .lock()
+            .unwrap()
+            .extend(page.iter().map(|s| s["id"].as_u64().unwrap()));
         let body = json!({"statuses": page, "previous_cursor": 0, "next_cursor": 0, "total_number": page.len()});
         Reply::json(200, body.to_string())
     }
@@ -388,4 +403,100 @@ async fn auth_errors_stop_the_source_with_what_to_fix() {
         );
         assert_eq!(test.metrics.errors(ErrorKind::Auth), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_with_errors_on_later_pages_publishes_every_status_handed_out_exactly_once() {
+    weibostream_testkit::init_logs();
+    let timeline = Timeline::default();
+    timeline.add(1..=10);
+    let requests = Arc::new(Mutex::new(0u32));
+    let counter = requests.clone();
+    *timeline.later_pages.lock().unwrap() = Some(Box::new(move || {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        match *n % 8 {
+            1 => Some(Reply::Full {
+                status: 502,
+                headers: vec![],
+                body: "<html>502 Bad Gateway</html>".into(),
+            }),
+            3 => Some(Reply::json(
+                403,
+                r#"{"error_code":10023,"error":"User requests out of rate limit!"}"#,
+            )),
+            5 => Some(Reply::json(
+                500,
+                r#"{"error_code":10001,"error":"system error"}"#,
+            )),
+            _ => None,
+        }
+    }));
+    let server = timeline.serve().await;
+    let mut test = TestContext::new("weibo", None);
+    let mut config = settings(&server, WeiboTimeline::Home);
+    config.max_pages_per_poll = 3;
+    let source = WeiboSource::new(config, Secret::new("t")).unwrap();
+    let task = spawn(source.run(test.context.clone()));
+    let (first, _) = test.posts(10, LIMIT).await;
+
+    // Bursts of 45 statuses: more than one poll's 3 pages of 10 hold.
+    let mut next = 11;
+    for _ in 0..12 {
+        timeline.add(next..next + 45);
+        next += 45;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let released = (next - 11) as usize;
+    let mut posts = Vec::new();
+    let mut cursor = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while posts.len() < released && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(batch)) =
+            tokio::time::timeout(Duration::from_millis(500), test.batches.recv()).await
+        {
+            posts.extend(batch.posts);
+            if let Some(update) = batch.cursor {
+                cursor = Some(String::from_utf8(update.bytes).unwrap());
+            }
+        }
+    }
+    let got: BTreeSet<String> = posts.iter().map(|p| p.id.clone()).collect();
+    let missing: Vec<u64> = (11..next)
+        .filter(|n| !got.contains(&format!("weibo:{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing {missing:?}; last cursor {cursor:?}"
+    );
+    test.no_more_posts(Duration::from_millis(500)).await;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for post in first.iter().chain(&posts) {
+        *counts.entry(post.id.clone()).or_default() += 1;
+    }
+    let handed_out: BTreeSet<String> = timeline
+        .handed_out
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|id| format!("weibo:{id}"))
+        .collect();
+    assert_eq!(
+        counts.keys().cloned().collect::<BTreeSet<_>>(),
+        handed_out,
+        "every status handed out"
+    );
+    assert!(counts.values().all(|n| *n == 1), "exactly once");
+    assert_eq!(handed_out.len(), released + 10);
+    let errors = (
+        test.metrics.errors(ErrorKind::Http5xx),
+        test.metrics.errors(ErrorKind::RateLimited),
+    );
+    assert!(
+        errors.0 >= 4 && errors.1 >= 2,
+        "the faults happened: {errors:?}"
+    );
+    assert_eq!(test.metrics.gaps_abandoned(), 0);
+    test.shutdown.cancel();
+    task.await.unwrap().unwrap();
 }
