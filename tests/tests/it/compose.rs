@@ -261,8 +261,7 @@ fn init_topics_creates_every_topic_the_services_use() {
     }
     let env = environment(&init);
     assert!(
-        env.iter()
-            .any(|(k, v)| k == "RAW_PARTITIONS" && v == "6"),
+        env.iter().any(|(k, v)| k == "RAW_PARTITIONS" && v == "6"),
         "{env:?}"
     );
     for svc in ["collector", "filter", "sink"] {
