@@ -2,7 +2,7 @@
 //! The local broker (Tansu 0.6.0) answers a fetch with the batches that
 //! start at or after the requested offset, so a consumer resuming from an
 //! offset committed mid-batch silently misses the batch's tail; the
-//! services seek back for it (`weibostream_shared::continuity`).
+//! services seek back for it (`weibostream_shared::quirks`, with `kafka.local_broker_quirks` on).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
