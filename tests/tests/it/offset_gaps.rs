@@ -38,6 +38,7 @@ fn write_transactions(settings: &KafkaSettings, topics: &Topics) -> BTreeSet<i64
     let producer: ThreadedProducer<DefaultProducerContext> = settings
         .producer_config("test")
         .set("transactional.id", unique("txn"))
+        .set("message.timeout.ms", "30000")
         .create()
         .unwrap();
     producer
@@ -84,6 +85,7 @@ fn write_transactions(settings: &KafkaSettings, topics: &Topics) -> BTreeSet<i64
         .collect();
     assert_eq!(ids, expected, "a reader gets the committed posts only");
     let offsets: BTreeSet<i64> = records.iter().map(|r| r.offset).collect();
+    eprintln!("committed posts at offsets {offsets:?}");
     let last = *offsets.last().unwrap();
     assert!(
         last + 1 > offsets.len() as i64,
