@@ -44,11 +44,14 @@ impl Services {
         }
     }
 
-    /// A command for service `name` with the broker, quiet logs and HTTP off.
+    /// A command for service `name` with the broker, its workarounds
+    /// (`kafka.local_broker_quirks`: the bench runs the local broker), quiet
+    /// logs and HTTP off.
     pub fn command(&self, name: &str) -> Command {
         let mut command = Command::new(self.bin_dir.join(name));
         command
             .env("KAFKA_BROKERS", &self.brokers)
+            .env("KAFKA_LOCAL_BROKER_QUIRKS", "true")
             .env("RUST_LOG", log_filter());
         let prefix = name.to_uppercase();
         if self.http_keys.iter().any(|(p, on)| *p == prefix && *on) {

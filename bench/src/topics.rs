@@ -9,13 +9,14 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 use weibostream_shared::kafka::KafkaSettings;
 
-/// Kafka settings for `brokers`, with the short session timeout the local
-/// broker needs (its joins wait half of it).
+/// Kafka settings for `brokers`, with the local broker's workarounds and
+/// tuning (its joins wait half the session timeout).
 pub fn settings(brokers: &str) -> KafkaSettings {
     KafkaSettings {
         brokers: brokers.to_string(),
         ..KafkaSettings::default()
     }
+    .with_local_broker_quirks()
 }
 
 /// Reads a consumer group's committed offsets without joining the group.

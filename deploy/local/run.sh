@@ -58,6 +58,8 @@ done
 say "broker (Tansu) on $broker; logs in $RUN_DIR"
 
 export KAFKA_BROKERS="$broker"
+# The local broker's workarounds and tuning (docs/local-broker.md).
+export KAFKA_LOCAL_BROKER_QUIRKS=true
 export FILTER__BATCH_INTERVAL_MS="$INTERVAL_MS"
 export RUST_LOG="${RUST_LOG:-info,rdkafka=warn,librdkafka=warn}"
 
@@ -81,7 +83,7 @@ collector_pid=$!
 printf '%s\n' "$sink_pid" "${filter_pids[@]}" "$collector_pid" >> "$RUN_DIR/pids"
 say "collector -> $REPLICAS filter replicas (group 'filter') -> sink; rules from $RULES. Ctrl-C to stop."
 say "metrics: collector http://${COLLECTOR__HTTP__BIND:-127.0.0.1:9101}/metrics, filters ${filter_urls[*]} (port 0: see each 'serving /metrics' log line)"
-say "lag: $BIN/filter inspect   (with KAFKA_BROKERS=$broker)"
+say "lag: $BIN/filter inspect   (with KAFKA_BROKERS=$broker KAFKA_LOCAL_BROKER_QUIRKS=true)"
 sink_http="${SINK__HTTP__BIND:-127.0.0.1:9103}"
 case "$sink_http" in
   off|"") ;;

@@ -24,22 +24,30 @@ pub struct KafkaSettings {
     pub brokers: String,
     /// `client.id` prefix; the service name is appended.
     pub client_id: String,
-    /// Consumer group session timeout. The local Tansu broker makes every join
-    /// wait half of it, hence 6 s rather than librdkafka's 45 s.
+    /// Turns on the workarounds for the local test broker's faults (Tansu:
+    /// the gap guard, the stall check, the re-subscribe) and its tuning as
+    /// the defaults of `session_timeout_ms`, `heartbeat_interval_ms` and
+    /// `fetch_wait_max_ms` (see `weibostream_shared::quirks`). Off: for
+    /// Redpanda and Kafka. Env `KAFKA_LOCAL_BROKER_QUIRKS=true` turns it on
+    /// for every service.
+    pub local_broker_quirks: bool,
+    /// Consumer group session timeout: how long the group waits for a member
+    /// that stopped heartbeating before it hands its partitions to others.
+    /// librdkafka's and Kafka's default, 45 s; the local broker's tuning: 6 s
+    /// (it makes every join wait half of it).
     pub session_timeout_ms: u32,
-    /// Consumer heartbeat interval; must be below a third of the session timeout.
+    /// Consumer heartbeat interval; at most a third of the session timeout
+    /// (librdkafka's default, 3 s; the local broker's tuning: 1 s).
     pub heartbeat_interval_ms: u32,
     /// Consumer `max.poll.interval.ms`, which is also the group's rebalance
     /// timeout: how long a rebalance waits for members that do not rejoin
     /// (after a broker stall, the old member of a restarted session).
     pub max_poll_interval_ms: u32,
     /// Consumer `fetch.wait.max.ms`: the longest a fetch waits for new
-    /// records. The local Tansu broker holds every fetch about this long even
-    /// when records are waiting (a fetch takes half of it from 500 ms up), so
-    /// it bounds both read throughput and end-to-end latency there: 20 ms read
-    /// 3.6 times as fast as librdkafka's 500 ms (see the README's benchmark).
-    /// Redpanda and Kafka answer as soon as records arrive; raise it there to
-    /// send fewer idle fetches.
+    /// records. Redpanda and Kafka answer as soon as records arrive, so it
+    /// only spaces out idle fetches: librdkafka's default, 500 ms. The local
+    /// broker holds every fetch about this long even when records are
+    /// waiting, so its tuning is 20 ms (3.6 times the read speed of 500 ms).
     pub fetch_wait_max_ms: u32,
     /// Consumer `queued.max.messages.kbytes`: how much a consumer prefetches
     /// ahead of processing. librdkafka's 64 MiB was most of a filter's peak
@@ -59,13 +67,12 @@ pub struct KafkaSettings {
     /// at 0.3 times the speed of a consumer that keeps up; 10 ms resumes
     /// fetching as soon as processing has made room.
     pub fetch_queue_backoff_ms: u32,
-    /// `topic.metadata.refresh.interval.ms` of consumers. A consumer whose
-    /// first metadata lacks its topic (a topic created a moment before, by
-    /// another service, can be listed without partitions on the local broker)
-    /// does not join its group until the next refresh, which librdkafka
-    /// makes every 5 minutes. (Suspected, not shown, to be why two of three
-    /// filter replicas stayed out of their group in CI runs; it did not stop
-    /// that from happening again.)
+    /// `topic.metadata.refresh.interval.ms` of consumers: partitions added
+    /// to a topic are read within this long, and a consumer whose first
+    /// metadata lacks its topic (just created, not yet known to every broker;
+    /// the local broker can list it without partitions) joins its group at
+    /// the next refresh. librdkafka refreshes every 5 minutes; a metadata
+    /// request every 5 s is cheap on any broker.
     pub metadata_refresh_ms: u32,
     /// How long a service waits for the broker at start before giving up.
     pub startup_timeout_ms: u64,
@@ -111,14 +118,15 @@ impl Default for KafkaSettings {
         KafkaSettings {
             brokers: "127.0.0.1:9092".into(),
             client_id: "weibostream".into(),
-            session_timeout_ms: 6000,
-            heartbeat_interval_ms: 1000,
+            local_broker_quirks: false,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
             max_poll_interval_ms: 300_000,
             startup_timeout_ms: 30_000,
             compression: "lz4".into(),
             linger_ms: 5,
             producer_queue_max_kb: 65_536,
-            fetch_wait_max_ms: 20,
+            fetch_wait_max_ms: 500,
             consumer_queue_max_kb: 16_384,
             fetch_max_kb: 4_096,
             partition_fetch_max_kb: 1_024,
@@ -140,6 +148,20 @@ impl Default for KafkaSettings {
 }
 
 impl KafkaSettings {
+    /// These settings with `local_broker_quirks` on and the local broker's
+    /// tuning, as the config loader gives them with the switch on and no
+    /// tuned key set (for settings built in code: tests, the benchmark).
+    pub fn with_local_broker_quirks(self) -> KafkaSettings {
+        let tuning = crate::quirks::LOCAL_BROKER_TUNING;
+        KafkaSettings {
+            local_broker_quirks: true,
+            session_timeout_ms: tuning.session_timeout_ms,
+            heartbeat_interval_ms: tuning.heartbeat_interval_ms,
+            fetch_wait_max_ms: tuning.fetch_wait_max_ms,
+            ..self
+        }
+    }
+
     /// Checks the settings without any I/O; errors name the key.
     pub fn validate(&self) -> Result<(), String> {
         if self.brokers.split(',').any(|b| b.trim().is_empty()) {
@@ -722,7 +744,7 @@ mod tests {
                 .contains("kafka.compression")
         );
         settings.compression = "zstd".into();
-        settings.heartbeat_interval_ms = 5000;
+        settings.heartbeat_interval_ms = 20_000;
         assert!(
             settings
                 .validate()

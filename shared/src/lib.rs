@@ -4,12 +4,11 @@
 
 pub mod cli;
 pub mod config;
-pub mod continuity;
 pub mod http;
 pub mod kafka;
 pub mod post;
+pub mod quirks;
 pub mod records;
-pub mod resume;
 pub mod sanitize;
 pub mod secret;
 pub mod shutdown;

@@ -158,7 +158,7 @@ impl ClientStats {
 
     /// `(topic, partition, high watermark)` of every partition whose
     /// fetched records the client has all handed over: what
-    /// [`Resumer::check_stalls`](crate::resume::Resumer::check_stalls) takes.
+    /// [`Resumer::check_stalls`](crate::quirks::resume::Resumer::check_stalls) takes.
     pub fn drained_ends(&self) -> Vec<(String, i32, i64)> {
         self.partitions()
             .into_iter()

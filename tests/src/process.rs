@@ -31,7 +31,8 @@ fn http_bind(service: &str) -> Vec<(String, String)> {
 }
 
 impl ServiceProcess {
-    /// Starts `service` with `KAFKA_BROKERS`, topic names as env overrides, and `args`.
+    /// Starts `service` with `KAFKA_BROKERS`, `KAFKA_LOCAL_BROKER_QUIRKS` as
+    /// in `kafka`, topic names as env overrides, and `args`.
     pub fn spawn(
         service: &str,
         kafka: &KafkaSettings,
@@ -55,6 +56,10 @@ impl ServiceProcess {
         command
             .args(args)
             .env("KAFKA_BROKERS", &kafka.brokers)
+            .env(
+                "KAFKA_LOCAL_BROKER_QUIRKS",
+                kafka.local_broker_quirks.to_string(),
+            )
             .env("RUST_LOG", "info,rdkafka=warn,librdkafka=warn")
             .env(format!("{prefix}__TOPICS__RAW"), &topics.raw)
             .env(format!("{prefix}__TOPICS__MATCHED"), &topics.matched)

@@ -10,7 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
-use weibostream_shared::resume::Resumer;
+use weibostream_shared::quirks::resume::Resumer;
 use weibostream_shared::stats::PartitionOffsets;
 
 type Labels = Vec<(String, String)>;
@@ -73,12 +73,12 @@ impl FilterMetrics {
         );
         r.register(
             "filter_skipped_records",
-            "Records of posts.raw the broker skipped and seeking back did not bring back: never filtered",
+            "Records of posts.raw the broker skipped and seeking back did not bring back: never filtered (counted with kafka.local_broker_quirks only)",
             metrics.skipped_records.clone(),
         );
         r.register(
             "filter_rewinds",
-            "Seeks back to read again records of posts.raw the broker skipped",
+            "Seeks back to read again records of posts.raw the broker skipped (kafka.local_broker_quirks only)",
             metrics.rewinds.clone(),
         );
         r.register(

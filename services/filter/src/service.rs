@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
-use weibostream_shared::resume::{self, PendingStarts};
+use weibostream_shared::quirks::resume::{self, PendingStarts};
 use weibostream_shared::stats::{ClientStats, STATS_INTERVAL_MS};
 
 use crate::FilterConfig;
@@ -37,8 +37,9 @@ pub(crate) struct FilterContext {
     readiness: Readiness,
     joined: AtomicBool,
     /// Where newly assigned partitions start (their committed offsets) and
-    /// which were revoked, for the worker's [`Resumer`].
-    pub(crate) starts: Arc<PendingStarts>,
+    /// which were revoked, for the worker's gap guard; `None` without
+    /// `kafka.local_broker_quirks` (no guard, no look-up).
+    pub(crate) starts: Option<Arc<PendingStarts>>,
 }
 
 impl FilterContext {
@@ -78,13 +79,17 @@ impl ConsumerContext for FilterContext {
         };
         match rebalance {
             Rebalance::Assign(tpl) => {
-                self.starts.push(resume::committed_starts(consumer, tpl));
+                if let Some(starts) = &self.starts {
+                    starts.push(resume::committed_starts(consumer, tpl));
+                }
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned");
                 self.joined.store(true, Ordering::Release);
                 self.refresh_readiness();
             }
             Rebalance::Revoke(tpl) => {
-                self.starts.push(resume::forgotten(tpl));
+                if let Some(starts) = &self.starts {
+                    starts.push(resume::forgotten(tpl));
+                }
                 tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked")
             }
             Rebalance::Error(error) => {
@@ -223,7 +228,7 @@ impl Filter {
             stats: ClientStats::new(&topics.raw),
             readiness,
             joined: AtomicBool::new(false),
-            starts: Arc::default(),
+            starts: config.kafka.local_broker_quirks.then(Arc::default),
         };
         let stats_ms = STATS_INTERVAL_MS.min(config.batch_interval_ms / 2).max(100);
         let consumer: StreamConsumer<FilterContext> = config

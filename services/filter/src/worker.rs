@@ -14,7 +14,8 @@ use rdkafka::producer::{BaseRecord, Producer};
 use std::sync::Arc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::resume::{PendingStarts, Resumer};
+use weibostream_shared::quirks::resume::{GroupResumer, PendingStarts};
+use weibostream_shared::quirks::{self, JoinWatch};
 
 use crate::acks::{self, AckProducer, BatchAcks};
 use crate::analysis::PostAnalyzer;
@@ -31,14 +32,6 @@ use crate::service::{Filter, FilterContext};
 /// consumer queue cannot hold off the batch deadline, a reload or shutdown
 /// for long (a few milliseconds of work).
 const DRAIN_MAX: usize = 512;
-
-/// How long a replica waits for its first assignment before it subscribes
-/// again (a join on the local broker takes ~3 s).
-const JOIN_RETRY_AFTER: Duration = Duration::from_secs(15);
-
-/// How often partitions are checked for records the broker holds but did
-/// not deliver (see `weibostream_shared::continuity`).
-const STALL_CHECK: Duration = Duration::from_secs(1);
 
 /// State of the loop: the replica, reusable buffers and the producer.
 pub(crate) struct Worker<'a> {
@@ -58,12 +51,18 @@ pub(crate) struct Worker<'a> {
     busy: Duration,
     metrics: FilterMetrics,
     lag_trend: LagTrend,
-    /// When the consumer last subscribed.
-    subscribed: Instant,
+    /// The local broker's workarounds (`kafka.local_broker_quirks`), `None`
+    /// when off.
+    quirks: Option<Quirks>,
+}
+
+/// What the filter does about the local broker's faults (see
+/// `weibostream_shared::quirks`).
+struct Quirks {
     /// Gets back records of `posts.raw` the broker skipped.
-    resumer: Resumer,
-    /// Partition starts from the rebalance callback, for `resumer`.
-    starts: Arc<PendingStarts>,
+    guard: GroupResumer,
+    /// Subscribes again when the group never answers the join.
+    join: JoinWatch,
 }
 
 impl<'a> Worker<'a> {
@@ -71,7 +70,7 @@ impl<'a> Worker<'a> {
         filter: Filter,
         producer: &'a AckProducer,
         metrics: FilterMetrics,
-        starts: Arc<PendingStarts>,
+        starts: Option<Arc<PendingStarts>>,
     ) -> Self {
         let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
         Worker {
@@ -88,9 +87,10 @@ impl<'a> Worker<'a> {
             busy: Duration::ZERO,
             metrics: metrics.clone(),
             lag_trend: LagTrend::default(),
-            subscribed: Instant::now(),
-            resumer: metrics.resumer(),
-            starts,
+            quirks: starts.map(|starts| Quirks {
+                guard: GroupResumer::new(metrics.resumer(), starts),
+                join: JoinWatch::new(),
+            }),
         }
     }
 
@@ -105,7 +105,8 @@ impl<'a> Worker<'a> {
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let reload = self.filter.reload.clone();
         let mut stream = consumer.stream();
-        let mut stalls = tokio::time::interval(STALL_CHECK);
+        let checks_stalls = self.quirks.is_some();
+        let mut stalls = tokio::time::interval(quirks::STALL_CHECK);
         stalls.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The previous batch's close, still waiting for the broker.
         let mut closing: Option<
@@ -141,7 +142,7 @@ impl<'a> Worker<'a> {
                         self.after_close(&closed?);
                     }
                     _ = reload.requested() => self.check_rules(true),
-                    _ = stalls.tick() => self.check_stalls(consumer),
+                    _ = stalls.tick(), if checks_stalls => self.check_stalls(consumer),
                     _ = poll.tick(), if poll_ms > 0 => {
                         self.metrics.producer_queue(self.producer.in_flight_count());
                         self.check_rules(false);
@@ -260,10 +261,10 @@ impl<'a> Worker<'a> {
         batch: &mut OpenBatch,
     ) -> anyhow::Result<()> {
         let (partition, offset) = (message.partition(), message.offset());
-        self.apply_starts();
-        if !self
-            .resumer
-            .admit(consumer, message.topic(), partition, offset)
+        if let Some(quirks) = &mut self.quirks
+            && !quirks
+                .guard
+                .admit(consumer, message.topic(), partition, offset)
         {
             return Ok(());
         }
@@ -329,15 +330,9 @@ impl<'a> Worker<'a> {
     /// Seeks back partitions of `posts.raw` that went silent although the
     /// broker holds records this replica did not get.
     fn check_stalls(&mut self, consumer: &StreamConsumer<FilterContext>) {
-        self.apply_starts();
-        let ends = consumer.context().stats.drained_ends();
-        self.resumer.check_stalls(consumer, ends);
-    }
-
-    /// Hands the starts noted by the rebalance callback to `resumer`.
-    fn apply_starts(&mut self) {
-        if let Some(starts) = self.starts.take() {
-            self.resumer.apply(starts);
+        if let Some(quirks) = &mut self.quirks {
+            let ends = consumer.context().stats.drained_ends();
+            quirks.guard.check_stalls(consumer, ends);
         }
     }
 
@@ -447,24 +442,25 @@ impl<'a> Worker<'a> {
     }
 
     /// Re-subscribes, with a warning, when the group has not given this
-    /// replica its share (not even an empty one) [`JOIN_RETRY_AFTER`] after
-    /// it subscribed: it reads nothing meanwhile. In CI runs on the local
-    /// broker one replica sometimes got every partition while the others
-    /// never got an answer to their join; a fresh subscription starts the
-    /// join over (it holds no partitions, so nothing is lost).
+    /// replica its share (not even an empty one) a while after it
+    /// subscribed: it reads nothing meanwhile (a local broker's fault, see
+    /// `weibostream_shared::quirks`). A fresh subscription starts the join
+    /// over (it holds no partitions, so nothing is lost).
     fn rejoin_if_never_joined(&mut self, consumer: &StreamConsumer<FilterContext>) {
-        if consumer.context().has_joined() || self.subscribed.elapsed() < JOIN_RETRY_AFTER {
+        let Some(quirks) = &mut self.quirks else {
             return;
-        }
+        };
+        let Some(waited) = quirks.join.resubscribe_due(consumer.context().has_joined()) else {
+            return;
+        };
         let topic = self.filter.config.topics.raw.as_str();
         tracing::warn!(replica = %self.filter.replica, group = %self.filter.config.group,
-            waited_s = self.subscribed.elapsed().as_secs(),
+            waited_s = waited.as_secs(),
             "this replica has not joined its consumer group, so it reads nothing; subscribing again (FILTER__KAFKA__LIBRDKAFKA__DEBUG=cgrp shows the join)");
         consumer.unsubscribe();
         if let Err(error) = consumer.subscribe(&[topic]) {
             tracing::error!(%error, "cannot subscribe again");
         }
-        self.subscribed = Instant::now();
     }
 
     /// The total lag of the assigned partitions now: high watermarks from

@@ -13,7 +13,6 @@ use anyhow::Context as _;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use weibostream_shared::kafka::{self, KafkaSettings};
-use weibostream_shared::resume::{self, Start};
 
 /// Partitions assigned so far, per topic (partitions `0..count`).
 #[derive(Debug, Default)]
@@ -24,14 +23,14 @@ pub struct Assignment {
 impl Assignment {
     /// Adds every partition of `topics` not yet assigned, starting each from
     /// the group's committed offset (the earliest offset when none). Returns
-    /// where the added partitions start; topics only grow, so nothing is removed.
+    /// the added partitions; topics only grow, so nothing is removed.
     pub async fn extend<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
         &mut self,
         consumer: &C,
         settings: &KafkaSettings,
         service: &str,
         topics: &[&str],
-    ) -> anyhow::Result<Vec<Start>> {
+    ) -> anyhow::Result<TopicPartitionList> {
         let mut counts = BTreeMap::new();
         for &topic in topics {
             let count = kafka::partition_count(settings, service, topic).await?;
@@ -41,13 +40,13 @@ impl Assignment {
     }
 
     /// [`Assignment::extend`] with counts already looked up: adds the
-    /// partitions of each topic in `counts` beyond those assigned (the only
-    /// I/O is looking up the added partitions' committed offsets).
+    /// partitions of each topic in `counts` beyond those assigned, and
+    /// returns them (no I/O).
     pub fn extend_to<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
         &mut self,
         consumer: &C,
         counts: &BTreeMap<String, i32>,
-    ) -> anyhow::Result<Vec<Start>> {
+    ) -> anyhow::Result<TopicPartitionList> {
         let mut added = TopicPartitionList::new();
         for (topic, &count) in counts {
             let from = self.assigned.get(topic).copied().unwrap_or(0);
@@ -58,7 +57,7 @@ impl Assignment {
             }
         }
         if added.count() == 0 {
-            return Ok(Vec::new());
+            return Ok(added);
         }
         consumer
             .incremental_assign(&added)
@@ -73,6 +72,6 @@ impl Assignment {
             .map(|e| format!("{}/{}", e.topic(), e.partition()))
             .collect();
         tracing::info!(partitions = ?names, "sink reading partitions");
-        Ok(resume::committed_starts(consumer, &added))
+        Ok(added)
     }
 }

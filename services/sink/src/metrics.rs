@@ -60,7 +60,7 @@ pub struct SinkMetrics {
     /// Batches waiting for reports or matches.
     pub pending_batches: Gauge,
     /// Records the broker skipped and seeking back did not bring back
-    /// (see `weibostream_shared::continuity`).
+    /// (see `weibostream_shared::quirks::continuity`).
     pub skipped_records: Counter,
     /// Seeks back to read again records the broker skipped.
     pub rewinds: Counter,
@@ -136,12 +136,12 @@ impl SinkMetrics {
         );
         sink.register(
             "skipped_records",
-            "Records the broker skipped and seeking back did not bring back (their matched posts are missing from the output)",
+            "Records the broker skipped and seeking back did not bring back (their matched posts are missing from the output; counted with kafka.local_broker_quirks only)",
             metrics.skipped_records.clone(),
         );
         sink.register(
             "rewinds",
-            "Seeks back to read again records the broker skipped",
+            "Seeks back to read again records the broker skipped (kafka.local_broker_quirks only)",
             metrics.rewinds.clone(),
         );
         sink.register(

@@ -30,7 +30,7 @@ use crate::outputs::Outputs;
 use crate::retry::Retry;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::topology::{self, PartitionCounts};
-use weibostream_shared::resume::Resumer;
+use weibostream_shared::quirks::resume::{self, Resumer};
 
 const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);
@@ -145,12 +145,17 @@ impl Sink {
             .context("creating the consumer")?;
         self.readiness.not_ready("assigning partitions");
         let mut assignment = Assignment::default();
-        let mut resumer = Resumer::new(metrics.rewinds.clone(), metrics.skipped_records.clone());
-        resumer.apply(
-            assignment
-                .extend(&consumer, &config.kafka, SERVICE, &read_topics)
-                .await?,
-        );
+        // The gap guard (`kafka.local_broker_quirks` only).
+        let mut resumer = config
+            .kafka
+            .local_broker_quirks
+            .then(|| Resumer::new(metrics.rewinds.clone(), metrics.skipped_records.clone()));
+        let added = assignment
+            .extend(&consumer, &config.kafka, SERVICE, &read_topics)
+            .await?;
+        if let Some(resumer) = &mut resumer {
+            resumer.apply(resume::committed_starts(&consumer, &added));
+        }
         tracing::info!(group = %config.group, partitions = partition_count, "sink started");
         let stop_watch = CancellationToken::new();
         let _stop_watch = stop_watch.clone().drop_guard();
@@ -196,7 +201,11 @@ impl Sink {
                 },
                 message = consumer.recv() => match message {
                     Ok(message) => {
-                        if resumer.admit(&consumer, message.topic(), message.partition(), message.offset()) {
+                        let admitted = match &mut resumer {
+                            Some(resumer) => resumer.admit(&consumer, message.topic(), message.partition(), message.offset()),
+                            None => true,
+                        };
+                        if admitted {
                             accept(config, metrics, &message, &mut merger, &mut tracker);
                         }
                     }
@@ -243,7 +252,9 @@ impl Sink {
             if last_lag.elapsed() >= LAG_REFRESH {
                 last_lag = tokio::time::Instant::now();
                 // Paused partitions get nothing by design.
-                if !retry.failing() {
+                if let Some(resumer) = &mut resumer
+                    && !retry.failing()
+                {
                     resumer.check_stalls(&consumer, context.lag.ends());
                 }
                 if let Ok(assignment) = consumer.assignment() {
@@ -293,7 +304,7 @@ fn apply_counts(
     partition_count: i32,
     merger: &mut Merger,
     assignment: &mut Assignment,
-    resumer: &mut Resumer,
+    resumer: &mut Option<Resumer>,
 ) -> i32 {
     let mut in_force = partition_count;
     if let Some(&n) = counts.get(raw_topic)
@@ -309,7 +320,11 @@ fn apply_counts(
         .map(|(topic, &n)| (topic.clone(), n))
         .collect();
     match assignment.extend_to(consumer, &read) {
-        Ok(starts) => resumer.apply(starts),
+        Ok(added) => {
+            if let Some(resumer) = resumer {
+                resumer.apply(resume::committed_starts(consumer, &added));
+            }
+        }
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "cannot assign new partitions")
         }

@@ -113,13 +113,15 @@ impl Broker {
         self.child.id()
     }
 
-    /// Kafka settings pointing at this broker.
+    /// Kafka settings pointing at this broker, with the local broker's
+    /// workarounds and tuning (`kafka.local_broker_quirks`).
     pub fn kafka(&self) -> KafkaSettings {
         KafkaSettings {
             brokers: self.address.clone(),
             startup_timeout_ms: 20_000,
             ..KafkaSettings::default()
         }
+        .with_local_broker_quirks()
     }
 }
 

@@ -102,6 +102,13 @@ fn invalid_values_name_the_key() {
         "{}",
         stderr(&output)
     );
+    let (output, _) = run("sink", &[], &[("KAFKA_LOCAL_BROKER_QUIRKS", "maybe")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("local_broker_quirks"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod faults;
 mod fuzz;
 mod k8s;
 mod metrics;
+mod offset_gaps;
 mod pipeline;
 mod print_config;
 mod resume;

@@ -9,6 +9,7 @@ use weibostream_tests::service_binary;
 fn print_config(service: &str, env: &[(&str, &str)]) -> toml::Table {
     let output = Command::new(service_binary(service))
         .arg("--print-config")
+        .env_remove("KAFKA_LOCAL_BROKER_QUIRKS")
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -59,4 +60,36 @@ fn the_filter_and_collector_show_their_effective_settings() {
     );
     let collector = print_config("collector", &[("COLLECTOR__SYNTHETIC__RATE_PER_S", "7")]);
     assert_eq!(collector["synthetic"]["rate_per_s"].as_integer(), Some(7));
+}
+
+#[test]
+fn the_local_broker_switch_is_off_by_default_and_one_variable_turns_it_on_with_its_tuning() {
+    for service in ["collector", "filter", "sink"] {
+        let plain = print_config(service, &[]);
+        assert_eq!(
+            plain["kafka"]["local_broker_quirks"].as_bool(),
+            Some(false),
+            "{service}"
+        );
+        assert_eq!(
+            plain["kafka"]["session_timeout_ms"].as_integer(),
+            Some(45_000)
+        );
+        assert_eq!(plain["kafka"]["fetch_wait_max_ms"].as_integer(), Some(500));
+        let local = print_config(service, &[("KAFKA_LOCAL_BROKER_QUIRKS", "true")]);
+        assert_eq!(
+            local["kafka"]["local_broker_quirks"].as_bool(),
+            Some(true),
+            "{service}"
+        );
+        assert_eq!(
+            local["kafka"]["session_timeout_ms"].as_integer(),
+            Some(6000)
+        );
+        assert_eq!(
+            local["kafka"]["heartbeat_interval_ms"].as_integer(),
+            Some(1000)
+        );
+        assert_eq!(local["kafka"]["fetch_wait_max_ms"].as_integer(), Some(20));
+    }
 }

@@ -2,8 +2,9 @@
 //! Tansu 0.6.0 answers a fetch with the batches that start at or after the
 //! requested offset, so a consumer resuming from an offset committed
 //! mid-batch silently misses the batch's tail, and the services seek back
-//! for it (`weibostream_shared::continuity`); later Tansu builds (the
-//! prebuilt one the tests use) deliver the tail themselves.
+//! for it (`weibostream_shared::quirks`, with `kafka.local_broker_quirks`
+//! on); later Tansu builds (the prebuilt one the tests use) deliver the tail
+//! themselves.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;

@@ -152,6 +152,7 @@ async fn inspect_shows_watermarks_members_and_lag() {
     let output = Command::new(env!("CARGO_BIN_EXE_filter"))
         .args(["inspect", "--group", &group, "--topic", &topics.raw])
         .env("KAFKA_BROKERS", &kafka.brokers)
+        .env("KAFKA_LOCAL_BROKER_QUIRKS", "true")
         .env("FILTER__TOPICS__REPORTS", &topics.reports)
         .output()
         .unwrap();

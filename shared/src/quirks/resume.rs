@@ -1,14 +1,15 @@
-//! A consumer's side of [`continuity`](crate::continuity): where each
+//! A consumer's side of [`continuity`](super::continuity): where each
 //! assigned partition starts (its committed offset), seeking back when the
 //! broker skipped records, and the log lines and counters that say so.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::continuity::{Continuity, Gap, Verdict};
+use super::continuity::{Continuity, Gap, Verdict};
 
 /// How long looking up committed offsets may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,6 +108,10 @@ impl Resumer {
         match self.continuity.observe(topic, partition, offset) {
             Verdict::Take | Verdict::Stuck(_) => true,
             Verdict::Skip => false,
+            Verdict::Absent(gap) => {
+                report_absent(topic, partition, gap);
+                true
+            }
             Verdict::Lost(gap) => {
                 self.report_lost(topic, partition, gap);
                 true
@@ -142,6 +147,7 @@ impl Resumer {
                 Some(Verdict::SeekBack(target)) => {
                     self.seek(consumer, &topic, partition, target, end);
                 }
+                Some(Verdict::Absent(gap)) => report_absent(&topic, partition, gap),
                 Some(Verdict::Stuck(gap)) => {
                     tracing::error!(%topic, partition, first_missing = gap.first, end = gap.next,
                         "the broker reported records of this partition that it does not deliver, even after seeking back (records it skips, or a broker that stopped answering fetches); waiting for them")
@@ -188,6 +194,12 @@ impl Resumer {
     }
 }
 
+/// A gap that is the broker's log as it is: said, not counted as lost.
+fn report_absent(topic: &str, partition: i32, gap: Gap) {
+    tracing::info!(%topic, partition, first = gap.first, next = gap.next, offsets = gap.records(),
+        "these offsets hold no records in the broker's log (transaction markers, aborted or compacted records): nothing is missing");
+}
+
 /// Starts noted by a rebalance callback, for the consumer's loop to apply
 /// before its next record (the callback cannot reach the loop's state).
 #[derive(Debug, Default)]
@@ -215,5 +227,48 @@ impl PendingStarts {
         self.pending
             .store(false, std::sync::atomic::Ordering::Release);
         Some(std::mem::take(&mut *queue))
+    }
+}
+
+/// A group consumer's [`Resumer`] with the starts its rebalance callback
+/// notes ([`PendingStarts`]), applied before each record and stall check.
+pub struct GroupResumer {
+    resumer: Resumer,
+    starts: Arc<PendingStarts>,
+}
+
+impl GroupResumer {
+    /// `starts` is shared with the consumer's rebalance callback.
+    pub fn new(resumer: Resumer, starts: Arc<PendingStarts>) -> GroupResumer {
+        GroupResumer { resumer, starts }
+    }
+
+    /// [`Resumer::admit`], after the starts noted since the last call.
+    pub fn admit<C, X>(&mut self, consumer: &C, topic: &str, partition: i32, offset: i64) -> bool
+    where
+        C: Consumer<X>,
+        X: ConsumerContext,
+    {
+        self.apply_starts();
+        self.resumer.admit(consumer, topic, partition, offset)
+    }
+
+    /// [`Resumer::check_stalls`], after the starts noted since the last call.
+    pub fn check_stalls<C, X>(
+        &mut self,
+        consumer: &C,
+        ends: impl IntoIterator<Item = (String, i32, i64)>,
+    ) where
+        C: Consumer<X>,
+        X: ConsumerContext,
+    {
+        self.apply_starts();
+        self.resumer.check_stalls(consumer, ends);
+    }
+
+    fn apply_starts(&mut self) {
+        if let Some(starts) = self.starts.take() {
+            self.resumer.apply(starts);
+        }
     }
 }
