@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod post;
 pub mod records;
 pub mod resume;
+pub mod rules_file;
 pub mod sanitize;
 pub mod secret;
 pub mod shutdown;
