@@ -462,7 +462,10 @@ async fn an_alert_fires_once_across_a_restart_and_a_hanging_endpoint_costs_the_s
     let metrics = SinkMetrics::default();
     {
         let mut store = Store::Sqlite(SqliteStore::open(&path).unwrap());
-        let alerts = alerting(&[("hook", &url), ("hung", &hang_url)], &metrics);
+        let alerts = alerting(
+            &[("hook", url.as_str()), ("hung", hang_url.as_str())],
+            &metrics,
+        );
         for block in history.chunks(2) {
             write_and_check(&mut store, &alerts, block).await;
         }
@@ -486,7 +489,7 @@ async fn an_alert_fires_once_across_a_restart_and_a_hanging_endpoint_costs_the_s
     // same window and in the next one (within the cool-down): no second alert.
     {
         let mut store = Store::Sqlite(SqliteStore::open(&path).unwrap());
-        let alerts = alerting(&[("hook", &url)], &metrics);
+        let alerts = alerting(&[("hook", url.as_str())], &metrics);
         write_and_check(&mut store, &alerts, &spike).await;
         write_and_check(
             &mut store,
@@ -512,7 +515,7 @@ async fn an_alert_fires_once_across_a_restart_and_a_hanging_endpoint_costs_the_s
     // After the cool-down (30 min = 3 windows) a new spike fires again.
     {
         let mut store = Store::Sqlite(SqliteStore::open(&path).unwrap());
-        let alerts = alerting(&[("hook", &url)], &metrics);
+        let alerts = alerting(&[("hook", url.as_str())], &metrics);
         for i in 8..12 {
             write_and_check(
                 &mut store,
