@@ -28,9 +28,12 @@ min_matches = 20
 cooldown_s = 7200
 "#;
 
-async fn receiver(hang: bool) -> (Arc<Mutex<Vec<(serde_json::Value, Instant)>>>, String) {
+/// What a receiver got, and when.
+type Received = Arc<Mutex<Vec<(serde_json::Value, Instant)>>>;
+
+async fn receiver(hang: bool) -> (Received, String) {
     use axum::routing::post;
-    let got: Arc<Mutex<Vec<(serde_json::Value, Instant)>>> = Arc::default();
+    let got: Received = Arc::default();
     let seen = got.clone();
     let app = axum::Router::new().route(
         "/",

@@ -532,7 +532,7 @@ async fn an_alert_fires_once_across_a_restart_and_a_hanging_endpoint_costs_the_s
         .await;
         alerts.finish(Duration::from_secs(3)).await;
     }
-    let got = got.lock().unwrap();
+    let got = got.lock().unwrap().clone();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0]["rule"], "ccb");
     assert_eq!(got[0]["kind"], "spike");

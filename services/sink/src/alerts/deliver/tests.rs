@@ -30,11 +30,14 @@ enum Mode {
     Hang,
 }
 
+/// What a receiver got: query, body, when.
+type Received = Arc<Mutex<Vec<(HashMap<String, String>, Value, Instant)>>>;
+
 #[derive(Clone)]
 struct Receiver {
     mode: Mode,
     secret: Option<String>,
-    got: Arc<Mutex<Vec<(HashMap<String, String>, Value, Instant)>>>,
+    got: Received,
 }
 
 fn hmac_b64(key: &[u8], message: &[u8]) -> String {
