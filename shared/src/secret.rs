@@ -39,6 +39,49 @@ impl fmt::Display for Secret {
     }
 }
 
+const SOURCE_FORM: &str =
+    "must be env:NAME or file:/path (secrets are not written in config files)";
+
+/// Where a secret is read from: `env:NAME` (an environment variable) or
+/// `file:/path` (a file, trailing line break removed), so that config files
+/// name secrets without holding them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretSource(String);
+
+impl SecretSource {
+    /// A source from its `env:`/`file:` text.
+    pub fn new(source: impl Into<String>) -> SecretSource {
+        SecretSource(source.into())
+    }
+
+    /// Checks the form without reading anything.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.0.split_once(':') {
+            Some(("env", name)) if !name.is_empty() => Ok(()),
+            Some(("file", path)) if !path.is_empty() => Ok(()),
+            _ => Err(SOURCE_FORM.into()),
+        }
+    }
+
+    /// Reads the secret; the error names the variable or file, never a value.
+    pub fn read(&self) -> Result<Secret, String> {
+        let value = match self.0.split_once(':') {
+            Some(("env", name)) if !name.is_empty() => std::env::var(name)
+                .map_err(|_| format!("environment variable {name} is not set"))?,
+            Some(("file", path)) if !path.is_empty() => std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read {path}: {error}"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+            _ => return Err(SOURCE_FORM.into()),
+        };
+        if value.is_empty() {
+            return Err(format!("{} is empty", self.0));
+        }
+        Ok(Secret(value))
+    }
+}
+
 thread_local! {
     static REDACT: Cell<bool> = const { Cell::new(false) };
 }
@@ -78,6 +121,21 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "\"***\" ***");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn sources_read_env_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let source = SecretSource::new(format!("file:{}", path.display()));
+        assert_eq!(source.read().unwrap().expose(), "s3cret");
+        assert!(SecretSource::new("plain-token").validate().is_err());
+        let missing = SecretSource::new("env:WEIBOSTREAM_TEST_SURELY_UNSET");
+        assert_eq!(
+            missing.read().unwrap_err(),
+            "environment variable WEIBOSTREAM_TEST_SURELY_UNSET is not set"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
 use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
-use weibostream_shared::secret::Secret;
+use weibostream_shared::secret::{Secret, SecretSource};
 
 /// Where the sink serves its dashboard and metrics unless configured.
 pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:9103";
@@ -47,6 +47,11 @@ pub struct SinkConfig {
     pub dedupe_capacity: usize,
     /// Upper bound for the final flush and commit on shutdown.
     pub shutdown_timeout_ms: u64,
+    /// Delete stored posts, rule counts and alerts whose batch time is older
+    /// than this many days (in the background, in small steps); 0 keeps all.
+    pub retention_days: u32,
+    /// Alerts: the rules file holding `[rule.alert]` sections and where to send.
+    pub alerts: AlertSettings,
     /// The operations endpoint and live dashboard (`/`, `/metrics`,
     /// `/healthz`, `/readyz`): loopback by default; `0.0.0.0:9103` in a
     /// container; `off` serves nothing.
@@ -70,6 +75,8 @@ impl Default for SinkConfig {
             store_retry_max_ms: 10_000,
             dedupe_capacity: 1_000_000,
             shutdown_timeout_ms: 5000,
+            retention_days: 0,
+            alerts: AlertSettings::default(),
             http: HttpSettings::on(DEFAULT_HTTP_BIND),
         }
     }
@@ -94,7 +101,131 @@ impl SinkConfig {
         if self.shutdown_timeout_ms == 0 {
             return Err("shutdown_timeout_ms: must be above 0".into());
         }
+        if self.retention_days > 0 && self.sqlite_path.is_none() && self.postgres_url.is_none() {
+            return Err(
+                "retention_days: set sqlite_path or postgres_url (there is no store)".into(),
+            );
+        }
+        self.alerts.validate()?;
+        if self.alerts.rules_path.is_some()
+            && self.sqlite_path.is_none()
+            && self.postgres_url.is_none()
+        {
+            return Err(
+                "alerts.rules_path: alerts need a store (sqlite_path or postgres_url) for their counts and state".into(),
+            );
+        }
         self.http.address()?;
         Ok(())
     }
+}
+
+/// Where alerts come from and go to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// The rules file (the filter's); its `[rule.alert]` sections are the
+    /// alerts. Unset: no alerts.
+    pub rules_path: Option<PathBuf>,
+    /// Where alerts are sent (`[[alerts.channels]]`).
+    pub channels: Vec<AlertChannel>,
+    /// Upper bound for one delivery request.
+    pub timeout_ms: u64,
+    /// Tries per alert and channel before it is given up (logged, counted).
+    pub attempts: u32,
+    /// First wait before sending again; doubles each time.
+    pub retry_initial_ms: u64,
+    /// Longest wait between tries.
+    pub retry_max_ms: u64,
+    /// Alerts waiting per channel; more are dropped (logged, counted), so a
+    /// stuck endpoint never holds up the stream.
+    pub queue_len: usize,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            rules_path: None,
+            channels: Vec::new(),
+            timeout_ms: 10_000,
+            attempts: 5,
+            retry_initial_ms: 1000,
+            retry_max_ms: 60_000,
+            queue_len: 100,
+        }
+    }
+}
+
+impl AlertSettings {
+    /// Checks every key without I/O; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.timeout_ms == 0 {
+            return Err("alerts.timeout_ms: must be above 0".into());
+        }
+        if self.attempts == 0 {
+            return Err("alerts.attempts: must be above 0".into());
+        }
+        if self.retry_initial_ms == 0 || self.retry_max_ms < self.retry_initial_ms {
+            return Err(
+                "alerts.retry_initial_ms: must be above 0 and at most alerts.retry_max_ms".into(),
+            );
+        }
+        if self.queue_len == 0 {
+            return Err("alerts.queue_len: must be above 0".into());
+        }
+        for (i, channel) in self.channels.iter().enumerate() {
+            let key = format!("alerts.channels[{i}]");
+            if channel.name.trim().is_empty() {
+                return Err(format!("{key}.name: must not be empty"));
+            }
+            if self.channels[..i].iter().any(|c| c.name == channel.name) {
+                return Err(format!("{key}.name: {:?} is used twice", channel.name));
+            }
+            channel
+                .url
+                .validate()
+                .map_err(|e| format!("{key}.url: {e}"))?;
+            match (&channel.secret, channel.kind) {
+                (Some(secret), ChannelKind::Dingtalk | ChannelKind::Feishu) => secret
+                    .validate()
+                    .map_err(|e| format!("{key}.secret: {e}"))?,
+                (Some(_), kind) => {
+                    return Err(format!("{key}.secret: {kind:?} channels are not signed"));
+                }
+                (None, _) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One place alerts are sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertChannel {
+    /// The name rules refer to in `alert.channels`.
+    pub name: String,
+    /// What the endpoint expects.
+    pub kind: ChannelKind,
+    /// The webhook URL (it holds the token): `env:NAME` or `file:/path`.
+    pub url: SecretSource,
+    /// Signing secret of a DingTalk robot or Feishu/Lark bot with signature
+    /// verification on: `env:NAME` or `file:/path`.
+    pub secret: Option<SecretSource>,
+}
+
+/// The kinds of alert endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// Any HTTP endpoint: the alert as JSON.
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// A DingTalk group robot.
+    Dingtalk,
+    /// A Feishu/Lark group bot.
+    Feishu,
+    /// A WeCom (企业微信) group robot.
+    Wecom,
 }

@@ -3,10 +3,12 @@
 //! it to a JSON-lines file, each post once; serves its metrics and a live
 //! dashboard over HTTP.
 
+pub mod alerts;
 pub mod assignment;
 pub mod config;
 pub mod dashboard;
 pub mod dedupe;
+pub mod history;
 pub mod jsonl;
 pub mod lag;
 pub mod merge;

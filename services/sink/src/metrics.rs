@@ -32,6 +32,16 @@ pub struct PartitionLabels {
     pub partition: i32,
 }
 
+/// Labels naming an alert channel and what became of an alert sent to it:
+/// `sent`, `failed` (every try failed) or `dropped` (its queue was full).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// The channel's name.
+    pub channel: String,
+    /// The outcome.
+    pub outcome: &'static str,
+}
+
 /// Every sink metric; cheap to clone (clones share the values).
 #[derive(Clone, Default)]
 pub struct SinkMetrics {
@@ -67,6 +77,12 @@ pub struct SinkMetrics {
     /// High watermark minus the sink's committed offset (or its position
     /// before its first commit), per partition it owns.
     pub consumer_lag_records: Family<PartitionLabels, Gauge>,
+    /// Alerts this sink claimed and queued (each alert once for all sinks).
+    pub alerts_fired: Counter,
+    /// Alert deliveries per channel and outcome.
+    pub alert_deliveries: Family<DeliveryLabels, Counter>,
+    /// Stored posts, counts and alerts deleted for `retention_days`.
+    pub retention_deleted_rows: Counter,
 }
 
 impl SinkMetrics {
@@ -149,6 +165,21 @@ impl SinkMetrics {
             "High watermark minus the committed offset, per partition the sink owns",
             metrics.consumer_lag_records.clone(),
         );
+        sink.register(
+            "alerts_fired",
+            "Alerts this sink recorded and queued for its channels",
+            metrics.alerts_fired.clone(),
+        );
+        sink.register(
+            "alert_deliveries",
+            "Alert deliveries per channel and outcome (sent, failed, dropped)",
+            metrics.alert_deliveries.clone(),
+        );
+        sink.register(
+            "retention_deleted_rows",
+            "Stored posts, rule counts and alerts deleted because they are older than retention_days",
+            metrics.retention_deleted_rows.clone(),
+        );
         for completion in ["complete", "grace", "straggler"] {
             let _ = metrics
                 .blocks
@@ -176,6 +207,18 @@ impl SinkMetrics {
         self.posts_output
             .get_or_create(&OutputLabels { output })
             .inc_by(posts as u64);
+    }
+}
+
+impl SinkMetrics {
+    /// Counts `n` alerts with this outcome on `channel`.
+    pub fn alert_delivered(&self, channel: &str, outcome: &'static str, n: u64) {
+        self.alert_deliveries
+            .get_or_create(&DeliveryLabels {
+                channel: channel.to_string(),
+                outcome,
+            })
+            .inc_by(n);
     }
 }
 

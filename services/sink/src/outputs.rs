@@ -7,6 +7,7 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::SinkConfig;
+use crate::alerts::Alerts;
 use crate::jsonl::JsonLinesOutput;
 use crate::merge::{Block, Completion};
 use crate::metrics::SinkMetrics;
@@ -19,6 +20,7 @@ pub struct Outputs {
     print: Option<PrintOptions>,
     jsonl: Option<JsonLinesOutput>,
     store: Option<Store>,
+    alerts: Option<Alerts>,
     metrics: SinkMetrics,
     /// Rows the store inserted (not counting redeliveries it ignored).
     pub stored: u64,
@@ -30,6 +32,7 @@ impl Outputs {
         config: &SinkConfig,
         jsonl: Option<JsonLinesOutput>,
         store: Option<Store>,
+        alerts: Option<Alerts>,
         metrics: SinkMetrics,
     ) -> Outputs {
         let print = config.print.then_some(PrintOptions {
@@ -40,6 +43,7 @@ impl Outputs {
             print,
             jsonl,
             store,
+            alerts,
             metrics,
             stored: 0,
         }
@@ -58,8 +62,12 @@ impl Outputs {
         while let Some(block) = backlog.front() {
             let started = chrono::Utc::now();
             if let Some(store) = self.store.as_mut() {
-                self.stored += store.write(&block.posts).await?;
+                let written = store.write(&block.posts).await?;
+                self.stored += written.inserted;
                 self.metrics.posts_written(store.kind(), block.posts.len());
+                if let Some(alerts) = &self.alerts {
+                    alerts.check(store, &written, &block.posts).await;
+                }
             }
             if let Some(jsonl) = self.jsonl.as_mut() {
                 jsonl.write(&block.posts, &block.raw)?;
@@ -93,5 +101,12 @@ impl Outputs {
             }
         }
         Ok(())
+    }
+
+    /// Lets queued alert deliveries finish, for at most `deadline`.
+    pub async fn finish(&mut self, deadline: std::time::Duration) {
+        if let Some(alerts) = self.alerts.take() {
+            alerts.finish(deadline).await;
+        }
     }
 }

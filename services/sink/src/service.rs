@@ -18,9 +18,11 @@ use weibostream_shared::kafka;
 use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
 
 use crate::SinkConfig;
+use crate::alerts::{self, Alerts, Dispatcher, deliver::Channel};
 use crate::assignment::Assignment;
 use crate::dashboard::{self, Dashboard};
 use crate::dedupe::Dedupe;
+use crate::history::History;
 use crate::jsonl::JsonLinesOutput;
 use crate::lag::ConsumerLag;
 use crate::merge::{Block, Merger};
@@ -49,12 +51,41 @@ pub struct Sink {
     http: Option<HttpServer>,
     http_started: bool,
     http_stop: CancellationToken,
+    alert_specs: std::collections::BTreeMap<String, weibostream_shared::rules_file::AlertSpec>,
+    channels: Vec<Channel>,
+    history: Option<History>,
 }
 
 impl Sink {
-    /// Validates the config; no I/O.
+    /// Validates the config, then reads the rules file's alerts and the
+    /// alert channels' secrets; the error names the key.
     pub fn build(config: SinkConfig) -> Result<Sink, String> {
         config.validate()?;
+        let alert_specs = match &config.alerts.rules_path {
+            Some(path) => alerts::load_specs(path)?,
+            None => Default::default(),
+        };
+        for (rule, spec) in &alert_specs {
+            for name in spec.channels.iter().flatten() {
+                if !config.alerts.channels.iter().any(|c| &c.name == name) {
+                    return Err(format!(
+                        "alerts.rules_path: rule {rule:?}: alert.channels names {name:?}, which is not in alerts.channels"
+                    ));
+                }
+            }
+        }
+        let channels = config
+            .alerts
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Channel::read(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let history = match (&config.sqlite_path, &config.postgres_url) {
+            (Some(path), _) => Some(History::Sqlite(path.clone())),
+            (None, Some(url)) => Some(History::Postgres(url.clone())),
+            (None, None) => None,
+        };
         let mut registry = Registry::with_prefix("weibostream");
         let metrics = SinkMetrics::register(&mut registry);
         // Every configured output shows in the metrics from the start, at 0.
@@ -77,6 +108,9 @@ impl Sink {
             http: None,
             http_started: false,
             http_stop: CancellationToken::new(),
+            alert_specs,
+            channels,
+            history,
         })
     }
 
@@ -86,7 +120,11 @@ impl Sink {
     pub async fn serve_http(&mut self) -> anyhow::Result<Option<SocketAddr>> {
         if !self.http_started {
             let router = http::ops_router(self.registry.clone(), self.readiness.clone()).merge(
-                dashboard::router(self.dashboard.clone(), self.http_stop.clone()),
+                dashboard::router(
+                    self.dashboard.clone(),
+                    self.http_stop.clone(),
+                    self.history.clone(),
+                ),
             );
             self.http =
                 http::serve(SERVICE, &self.config.http, router, self.http_stop.clone()).await?;
@@ -129,6 +167,23 @@ impl Sink {
             (None, Some(url)) => Some(Store::Postgres(PostgresStore::open(url.expose()).await?)),
             (None, None) => None,
         };
+        let alerts = if self.alert_specs.is_empty() {
+            None
+        } else {
+            let dispatcher =
+                Dispatcher::start(self.channels.clone(), &config.alerts, metrics.clone())
+                    .map_err(anyhow::Error::msg)?;
+            Some(Alerts::new(
+                self.alert_specs.clone(),
+                dispatcher,
+                metrics.clone(),
+            ))
+        };
+        let stop_retention = CancellationToken::new();
+        let _stop_retention = stop_retention.clone().drop_guard();
+        if let (Some(history), days @ 1..) = (&self.history, config.retention_days) {
+            tokio::spawn(history.clone().keep(days, metrics.clone(), stop_retention));
+        }
         kafka::wait_for_broker(&config.kafka, SERVICE).await?;
         let specs = topics.specs(&[TopicRole::Raw, TopicRole::Matched, TopicRole::Reports]);
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
@@ -180,7 +235,7 @@ impl Sink {
             seen,
         );
         let mut tracker = OffsetTracker::default();
-        let mut outputs = Outputs::new(config, jsonl, store, metrics.clone());
+        let mut outputs = Outputs::new(config, jsonl, store, alerts, metrics.clone());
         let mut backlog = VecDeque::new();
         let mut done = Vec::new();
         let mut retry = Retry::new(config.store_retry_initial_ms, config.store_retry_max_ms);
@@ -275,6 +330,9 @@ impl Sink {
             );
         }
         commit(&consumer, &mut tracker, CommitMode::Sync);
+        outputs
+            .finish(Duration::from_millis(config.shutdown_timeout_ms))
+            .await;
         if let Err(error) = consumer.unassign() {
             tracing::warn!(%error, "cannot release the partitions");
         }

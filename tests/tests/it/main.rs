@@ -5,6 +5,7 @@
 //!
 //! Under cargo-nextest every test still runs in a process of its own.
 
+mod alerts;
 mod bad_input;
 mod build_features;
 mod common;
@@ -13,6 +14,8 @@ mod dashboard;
 mod dead_letters;
 mod faults;
 mod fuzz;
+mod history;
+mod history_view;
 mod k8s;
 mod metrics;
 mod offset_gaps;

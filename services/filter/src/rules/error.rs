@@ -162,6 +162,14 @@ pub enum RuleError {
         /// The deserializer's error, which names the offending key and line.
         error: Box<toml::de::Error>,
     },
+    /// A rule's `[rule.alert]` section has a bad value.
+    #[error("{file}: {message}")]
+    Alert {
+        /// Name of the rules file.
+        file: String,
+        /// Which rule and key, and what is wrong.
+        message: String,
+    },
     /// The rule list is empty.
     #[error("{}", no_rules_message(file.as_deref()))]
     NoRules {

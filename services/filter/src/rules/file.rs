@@ -9,33 +9,27 @@
 //! Unknown keys, at the top level or inside a rule, are rejected so that a
 //! typo (`querry = ...`) cannot silently disable a rule.
 
-use serde::Deserialize;
+use weibostream_shared::rules_file::{self, RulesFileError};
 
 use super::error::RuleError;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RulesFile {
-    #[serde(default)]
-    rule: Vec<RuleEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleEntry {
-    id: String,
-    query: String,
-}
-
-/// Deserializes a rules file into `(id, query)` pairs in file order. Ids and
-/// queries are validated by the caller.
+/// Deserializes a rules file into `(id, query)` pairs in file order, through
+/// the shared parser (so the filter accepts the sink's `[rule.alert]`
+/// sections and rejects what the sink rejects). Ids and queries are
+/// validated by the caller.
 pub(super) fn parse_rules_file(
     toml: &str,
     file_name: &str,
 ) -> Result<Vec<(String, String)>, RuleError> {
-    let file: RulesFile = toml::from_str(toml).map_err(|error| RuleError::Toml {
-        file: file_name.to_owned(),
-        error: Box::new(error),
+    let file = rules_file::parse(toml).map_err(|error| match error {
+        RulesFileError::Toml(error) => RuleError::Toml {
+            file: file_name.to_owned(),
+            error: Box::new(error),
+        },
+        alert @ RulesFileError::Alert { .. } => RuleError::Alert {
+            file: file_name.to_owned(),
+            message: alert.to_string(),
+        },
     })?;
     Ok(file
         .rule
@@ -96,6 +90,27 @@ query = '"bank of china" OR (bank* AND NOT "food bank")'
         assert!(e.to_string().contains("query"), "{e}");
         let e = load_err("[[rule]]\nid = 1\nquery = \"x\"\n");
         assert!(matches!(e, RuleError::Toml { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn alert_sections_are_accepted_and_checked() {
+        let toml =
+            "[[rule]]\nid = \"a\"\nquery = \"x\"\n[rule.alert]\nwindow_s = 60\nmin_matches = 5\n";
+        assert_eq!(RuleSet::from_toml_str(toml, "rules.toml").unwrap().len(), 1);
+        let e = load_err(
+            "[[rule]]\nid = \"a\"\nquery = \"x\"\n[rule.alert]\nwindow_s = 60\nmin_matchez = 5\n",
+        );
+        assert!(matches!(e, RuleError::Toml { .. }), "{e:?}");
+        assert!(e.to_string().contains("min_matchez"), "{e}");
+        let e = load_err(
+            "[[rule]]\nid = \"a\"\nquery = \"x\"\n[rule.alert]\nwindow_s = 0\nmin_matches = 5\n",
+        );
+        assert!(matches!(e, RuleError::Alert { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("rules.toml: rule \"a\" (rule 1): alert.window_s"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -15,10 +16,15 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::{Dashboard, Update};
+use crate::history::History;
+use crate::history::query::{AlertsParams, CountsParams, PostsParams};
+use crate::store::Dialect;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+const HISTORY_HTML: &str = include_str!("assets/history.html");
+const HISTORY_JS: &str = include_str!("assets/history.js");
 
 /// Everything the page needs comes from this server; no inline script or
 /// style, no frames, no plugins.
@@ -37,11 +43,17 @@ const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 struct RouteState {
     dashboard: Dashboard,
     closing: CancellationToken,
+    history: Option<History>,
 }
 
 /// The dashboard's routes; open event streams end when `closing` is
-/// cancelled (so the server can stop).
-pub fn router(dashboard: Dashboard, closing: CancellationToken) -> Router {
+/// cancelled (so the server can stop). `history`: the store the history
+/// API reads, when the sink has one.
+pub fn router(
+    dashboard: Dashboard,
+    closing: CancellationToken,
+    history: Option<History>,
+) -> Router {
     Router::new()
         .route(
             "/",
@@ -55,9 +67,24 @@ pub fn router(dashboard: Dashboard, closing: CancellationToken) -> Router {
             "/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
         )
+        .route(
+            "/history",
+            get(|| async { asset("text/html; charset=utf-8", HISTORY_HTML) }),
+        )
+        .route(
+            "/history.js",
+            get(|| async { asset("text/javascript; charset=utf-8", HISTORY_JS) }),
+        )
         .route("/api/snapshot", get(snapshot))
         .route("/events", get(events))
-        .with_state(RouteState { dashboard, closing })
+        .route("/api/posts", get(posts))
+        .route("/api/counts", get(counts))
+        .route("/api/alerts", get(alerts))
+        .with_state(RouteState {
+            dashboard,
+            closing,
+            history,
+        })
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -71,6 +98,89 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 async fn snapshot(State(state): State<RouteState>) -> Response {
     (SECURITY_HEADERS, axum::Json(state.dashboard.snapshot())).into_response()
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        SECURITY_HEADERS,
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
+}
+
+fn answer<T: serde::Serialize>(result: anyhow::Result<T>) -> Response {
+    match result {
+        Ok(value) => (SECURITY_HEADERS, axum::Json(value)).into_response(),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "history query failed");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the store could not answer; see the sink's log",
+            )
+        }
+    }
+}
+
+fn no_store() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "no history: the sink has no store (set sqlite_path or postgres_url)",
+    )
+}
+
+/// Query parameters as given; a bad one is a 400 naming it.
+type Params<T> = Result<Query<T>, QueryRejection>;
+
+fn bad_params(rejection: QueryRejection) -> Response {
+    json_error(StatusCode::BAD_REQUEST, &rejection.body_text())
+}
+
+async fn posts(State(state): State<RouteState>, params: Params<PostsParams>) -> Response {
+    let Some(history) = state.history else {
+        return no_store();
+    };
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(rejection) => return bad_params(rejection),
+    };
+    match params.check() {
+        Ok(query) => answer(history.posts(&query).await),
+        Err(error) => json_error(StatusCode::BAD_REQUEST, &error.0),
+    }
+}
+
+async fn counts(State(state): State<RouteState>, params: Params<CountsParams>) -> Response {
+    let Some(history) = state.history else {
+        return no_store();
+    };
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(rejection) => return bad_params(rejection),
+    };
+    match params.check(chrono::Utc::now()) {
+        Ok(query) => answer(history.counts(&query).await),
+        Err(error) => json_error(StatusCode::BAD_REQUEST, &error.0),
+    }
+}
+
+async fn alerts(State(state): State<RouteState>, params: Params<AlertsParams>) -> Response {
+    let Some(history) = state.history else {
+        return no_store();
+    };
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(rejection) => return bad_params(rejection),
+    };
+    if let Err(error) = params.sql(Dialect::Sqlite) {
+        return json_error(StatusCode::BAD_REQUEST, &error.0);
+    }
+    answer(
+        history
+            .alerts(&params)
+            .await
+            .map(|alerts| serde_json::json!({ "alerts": alerts })),
+    )
 }
 
 async fn events(State(state): State<RouteState>) -> Response {

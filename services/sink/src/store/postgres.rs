@@ -7,7 +7,10 @@ use anyhow::{Context, bail};
 use tokio_postgres::{Client, NoTls};
 use weibostream_shared::MatchedPost;
 
-use super::{Row, SCHEMA_VERSION, migration_sql};
+use chrono::{DateTime, Utc};
+
+use super::{Dialect, Row, SCHEMA_VERSION, Written, count_inserted, migration_sql, time_text};
+use crate::alerts::Fired;
 
 /// Matched posts in PostgreSQL. Reconnects on the next write after an error.
 pub struct PostgresStore {
@@ -75,8 +78,8 @@ impl PostgresStore {
         self.client.as_mut().context("no PostgreSQL connection")
     }
 
-    /// Upserts the posts in one transaction; returns how many rows were new.
-    pub async fn write(&mut self, posts: &[MatchedPost]) -> anyhow::Result<u64> {
+    /// Upserts the posts and their rule counts in one transaction.
+    pub async fn write(&mut self, posts: &[MatchedPost]) -> anyhow::Result<Written> {
         let result = self.try_write(posts).await;
         if result.is_err() {
             self.client = None;
@@ -84,7 +87,7 @@ impl PostgresStore {
         result
     }
 
-    async fn try_write(&mut self, posts: &[MatchedPost]) -> anyhow::Result<u64> {
+    async fn try_write(&mut self, posts: &[MatchedPost]) -> anyhow::Result<Written> {
         let client = self.connect().await?;
         let transaction = client
             .transaction()
@@ -93,14 +96,15 @@ impl PostgresStore {
         let statement = transaction
             .prepare(
                 "INSERT INTO matched_posts (id, source, text, lang, author_id, author_name, created_at, url,
-                    rules, batch_time, replica, raw_partition, raw_offset, post, stored_at)
+                    rules, batch_time, replica, raw_partition, raw_offset, post, label, stored_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7::text::timestamptz, $8, $9::text::jsonb,
-                    $10::text::timestamptz, $11, $12::text::integer, $13::text::bigint, $14::text::jsonb, now())
+                    $10::text::timestamptz, $11, $12::text::integer, $13::text::bigint, $14::text::jsonb,
+                    $15, now())
                  ON CONFLICT (id) DO NOTHING",
             )
             .await
             .context("preparing the insert")?;
-        let mut inserted = 0;
+        let mut written = Written::default();
         for post in posts {
             let row = Row::from(post);
             let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = row
@@ -108,13 +112,101 @@ impl PostgresStore {
                 .iter()
                 .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
                 .collect();
-            inserted += transaction
+            let inserted = transaction
                 .execute(&statement, &params)
                 .await
                 .context("inserting a matched post")?;
+            if inserted > 0 {
+                written.inserted += inserted;
+                count_inserted(&mut written.counts, post);
+            }
+        }
+        let count = transaction
+            .prepare(
+                "INSERT INTO rule_counts (rule, batch_time, matches)
+                 VALUES ($1, $2::text::timestamptz, $3::text::bigint)
+                 ON CONFLICT (rule, batch_time) DO UPDATE SET matches = rule_counts.matches + excluded.matches",
+            )
+            .await
+            .context("preparing the count upsert")?;
+        for ((rule, batch_time), n) in &written.counts {
+            transaction
+                .execute(&count, &[rule, &time_text(batch_time), &n.to_string()])
+                .await
+                .context("counting matches per rule")?;
         }
         transaction.commit().await.context("committing")?;
-        Ok(inserted)
+        Ok(written)
+    }
+
+    /// Matches of `rule` per batch time from `since` on, oldest first.
+    pub async fn rule_series(
+        &mut self,
+        rule: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<(DateTime<Utc>, u64)>> {
+        let client = self.connect().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {}, matches FROM rule_counts
+                     WHERE rule = $1 AND batch_time >= $2::text::timestamptz ORDER BY batch_time",
+                    postgres_time_text("batch_time")
+                ),
+                &[&rule, &time_text(&since)],
+            )
+            .await
+            .context("reading rule counts")?;
+        rows.iter()
+            .map(|row| {
+                let time: String = row.get(0);
+                let matches: i64 = row.get(1);
+                Ok((super::sqlite::parse_time(&time)?, matches.max(0) as u64))
+            })
+            .collect()
+    }
+
+    /// See [`super::Store::claim_alert`]. An advisory lock per rule makes
+    /// the check and the insert one step for every sink sharing the database.
+    pub async fn claim_alert(&mut self, fired: &Fired, cooldown_s: u64) -> anyhow::Result<bool> {
+        let client = self.connect().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(
+                "SELECT pg_advisory_xact_lock(72600002, hashtext($1))",
+                &[&fired.rule],
+            )
+            .await?;
+        let quiet_since = fired.window_start - chrono::Duration::seconds(cooldown_s as i64);
+        let recent = transaction
+            .query_opt(
+                "SELECT 1 FROM alerts WHERE rule = $1 AND window_start > $2::text::timestamptz LIMIT 1",
+                &[&fired.rule, &time_text(&quiet_since)],
+            )
+            .await?;
+        if recent.is_some() {
+            return Ok(false);
+        }
+        let inserted = transaction
+            .execute(
+                "INSERT INTO alerts (rule, window_start, window_s, kind, matches, baseline, fired_at, detail)
+                 VALUES ($1, $2::text::timestamptz, $3::text::bigint, $4, $5::text::bigint, $6,
+                    $7::text::timestamptz, $8::text::jsonb)
+                 ON CONFLICT (rule, window_start) DO NOTHING",
+                &[
+                    &fired.rule,
+                    &time_text(&fired.window_start),
+                    &fired.window_s.to_string(),
+                    &fired.kind.as_str(),
+                    &fired.matches.to_string(),
+                    &fired.baseline,
+                    &time_text(&fired.fired_at),
+                    &fired.detail_json(),
+                ],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(inserted > 0)
     }
 
     /// Rows stored.
@@ -148,7 +240,7 @@ async fn migrate(client: &mut Client) -> anyhow::Result<()> {
     }
     for index in version as usize..SCHEMA_VERSION as usize {
         transaction
-            .batch_execute(&migration_sql(index, "JSONB", "TIMESTAMPTZ"))
+            .batch_execute(&migration_sql(index, Dialect::Postgres))
             .await?;
     }
     transaction
@@ -162,6 +254,11 @@ async fn migrate(client: &mut Client) -> anyhow::Result<()> {
         .await?;
     transaction.commit().await?;
     Ok(())
+}
+
+/// A `timestamptz` column as the text the SQLite store keeps (RFC 3339, UTC, ms).
+pub fn postgres_time_text(column: &str) -> String {
+    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
 }
 
 #[cfg(test)]

@@ -1,0 +1,231 @@
+//! Alerts: a rule's `[rule.alert]` conditions checked on its matches per
+//! window after every stored block, and sent to chat and webhook channels.
+//!
+//! Where the state lives: in the store, beside the counts. The counts a
+//! condition is checked on are the store's `rule_counts` (so every sink
+//! sharing a database sees the same windows, and a restarted sink sees what
+//! came before), and an alert is sent only by the sink whose insert into
+//! `alerts` (keyed by rule and window, checked against the cool-down in the
+//! same transaction) succeeded. A sink that restarts, or a second sink
+//! replaying the same posts, finds the row and stays silent; replayed posts
+//! are not inserted again, so they add nothing to the counts either. Memory
+//! alone would fire again after every restart; a file beside each sink
+//! would not be shared.
+
+pub mod deliver;
+pub mod detect;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use weibostream_shared::MatchedPost;
+use weibostream_shared::rules_file::{self, AlertSpec};
+use weibostream_shared::sanitize::for_terminal;
+
+pub use deliver::Dispatcher;
+pub use detect::{AlertKind, Trigger, detect, window_counts, window_start};
+
+use crate::metrics::SinkMetrics;
+use crate::store::{Store, Written};
+
+/// Example posts an alert carries.
+const EXAMPLES: usize = 3;
+/// Characters of an example post's text an alert carries.
+const EXAMPLE_CHARS: usize = 140;
+
+/// A post quoted in an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Example {
+    /// Post id.
+    pub id: String,
+    /// Author display name.
+    pub author: String,
+    /// The start of the post's text.
+    pub text: String,
+    /// Link to the post, when it has an `http(s)` one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Example {
+    fn of(matched: &MatchedPost) -> Example {
+        let post = &matched.post;
+        let text = for_terminal(&post.text);
+        let mut short: String = text.chars().take(EXAMPLE_CHARS).collect();
+        if short.len() < text.len() {
+            short.push('…');
+        }
+        Example {
+            id: for_terminal(&post.id),
+            author: for_terminal(&post.author.name),
+            text: short,
+            url: post
+                .url
+                .as_deref()
+                .filter(|u| {
+                    let lower = u.to_ascii_lowercase();
+                    (lower.starts_with("https://") || lower.starts_with("http://"))
+                        && !u.chars().any(|c| c.is_control() || c.is_whitespace())
+                })
+                .map(str::to_string),
+        }
+    }
+}
+
+/// An alert that fired: what the store records and the channels are sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fired {
+    /// The rule id.
+    pub rule: String,
+    /// Which condition.
+    pub kind: AlertKind,
+    /// Start of the window (batch time).
+    pub window_start: DateTime<Utc>,
+    /// End of the window (exclusive).
+    pub window_end: DateTime<Utc>,
+    /// Window length in seconds.
+    pub window_s: u64,
+    /// Matches in the window when it fired.
+    pub matches: u64,
+    /// The median of the previous windows, for spike conditions.
+    pub baseline: Option<f64>,
+    /// The rule's `min_matches`, if it has one.
+    pub min_matches: Option<u64>,
+    /// The rule's `spike_factor`, if it has one.
+    pub spike_factor: Option<f64>,
+    /// When this sink decided it fired.
+    pub fired_at: DateTime<Utc>,
+    /// A few of the window's posts.
+    pub examples: Vec<Example>,
+}
+
+impl Fired {
+    /// What the store keeps besides the columns: the examples and conditions.
+    pub fn detail_json(&self) -> String {
+        serde_json::json!({
+            "examples": self.examples,
+            "min_matches": self.min_matches,
+            "spike_factor": self.spike_factor,
+        })
+        .to_string()
+    }
+}
+
+/// Reads the `[rule.alert]` sections of a rules file: rule id to alert.
+pub fn load_specs(path: &Path) -> Result<BTreeMap<String, AlertSpec>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("alerts.rules_path: cannot read {}: {error}", path.display()))?;
+    let file = rules_file::parse(&text).map_err(|error| {
+        format!(
+            "alerts.rules_path: {}: {}",
+            path.display(),
+            error.to_string().trim_end()
+        )
+    })?;
+    Ok(file
+        .rule
+        .into_iter()
+        .filter_map(|rule| rule.alert.map(|alert| (rule.id, alert)))
+        .collect())
+}
+
+/// The sink's alerting: the rules' conditions and the channels' queues.
+pub struct Alerts {
+    specs: BTreeMap<String, AlertSpec>,
+    dispatcher: Dispatcher,
+    metrics: SinkMetrics,
+}
+
+impl Alerts {
+    /// Alerting for these rules, sending through `dispatcher`.
+    pub fn new(
+        specs: BTreeMap<String, AlertSpec>,
+        dispatcher: Dispatcher,
+        metrics: SinkMetrics,
+    ) -> Alerts {
+        Alerts {
+            specs,
+            dispatcher,
+            metrics,
+        }
+    }
+
+    /// Checks the conditions of every rule the write added matches to, in
+    /// the window of its latest batch; claims and queues what fired. Never
+    /// fails the block: a store error is logged and the window is checked
+    /// again with the rule's next matches.
+    pub async fn check(&self, store: &mut Store, written: &Written, posts: &[MatchedPost]) {
+        let mut latest: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+        for (rule, batch_time) in written.counts.keys() {
+            if self.specs.contains_key(rule.as_str()) {
+                let entry = latest.entry(rule.as_str()).or_insert(*batch_time);
+                *entry = (*entry).max(*batch_time);
+            }
+        }
+        for (rule, batch_time) in latest {
+            let Some(spec) = self.specs.get(rule) else {
+                continue;
+            };
+            if let Err(error) = self.check_rule(store, rule, spec, batch_time, posts).await {
+                tracing::warn!(
+                    rule,
+                    error = format!("{error:#}"),
+                    "cannot check the rule's alert"
+                );
+            }
+        }
+    }
+
+    async fn check_rule(
+        &self,
+        store: &mut Store,
+        rule: &str,
+        spec: &AlertSpec,
+        batch_time: DateTime<Utc>,
+        posts: &[MatchedPost],
+    ) -> anyhow::Result<()> {
+        let window = window_start(batch_time, spec.window_s);
+        let window_len = chrono::Duration::seconds(spec.window_s as i64);
+        let since = window - window_len * spec.baseline_windows as i32;
+        let series = store.rule_series(rule, since).await?;
+        let windows = window_counts(&series, window, spec.window_s, spec.baseline_windows);
+        let Some(trigger) = detect(spec, &windows) else {
+            return Ok(());
+        };
+        let fired = Fired {
+            rule: rule.to_string(),
+            kind: trigger.kind,
+            window_start: window,
+            window_end: window + window_len,
+            window_s: spec.window_s,
+            matches: trigger.matches,
+            baseline: trigger.baseline,
+            min_matches: spec.min_matches,
+            spike_factor: spec.spike_factor,
+            fired_at: Utc::now(),
+            examples: posts
+                .iter()
+                .filter(|p| p.rules.iter().any(|r| r == rule))
+                .filter(|p| window_start(p.batch_time, spec.window_s) == window)
+                .take(EXAMPLES)
+                .map(Example::of)
+                .collect(),
+        };
+        if store.claim_alert(&fired, spec.cooldown()).await? {
+            tracing::info!(rule, kind = fired.kind.as_str(), matches = fired.matches,
+                baseline = fired.baseline, window_start = %fired.window_start, "alert fired");
+            self.metrics.alerts_fired.inc();
+            self.dispatcher
+                .send(Arc::new(fired), spec.channels.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Lets queued deliveries finish, for at most `deadline`.
+    pub async fn finish(self, deadline: std::time::Duration) {
+        self.dispatcher.finish(deadline).await;
+    }
+}
