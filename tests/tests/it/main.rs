@@ -14,6 +14,7 @@ mod dead_letters;
 mod faults;
 mod fuzz;
 mod k8s;
+mod kafka_security;
 mod metrics;
 mod pipeline;
 mod print_config;
