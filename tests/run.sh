@@ -39,6 +39,12 @@ echo "== Chromium (for the dashboard's browser test)" >&2
 CHROMIUM_BIN="$(deploy/local/ensure-chromium.sh)"
 export CHROMIUM_BIN
 
+echo "== TLS and SASL endpoints (stunnel; a broker that checks SCRAM logins)" >&2
+STUNNEL_BIN="$(deploy/local/ensure-stunnel.sh)"
+export STUNNEL_BIN
+TANSU_SASL_BIN="$(deploy/local/install-tansu-sasl.sh)"
+export TANSU_SASL_BIN
+
 echo "== build (release)" >&2
 cargo build --release --bins
 

@@ -5,7 +5,7 @@ use std::fmt::Display;
 use std::process::ExitCode;
 
 use crate::config::EXIT_CONFIG;
-use crate::kafka::BrokerUnreachable;
+use crate::kafka::{BrokerUnreachable, ConnectFailed};
 
 /// Prints a config, rules or startup error the user must fix; exit code 2.
 pub fn config_error(service: &str, error: impl Display) -> ExitCode {
@@ -26,12 +26,17 @@ pub fn print_config<T: serde::Serialize>(service: &str, config: &T) -> ExitCode 
     }
 }
 
-/// Maps a service run's outcome to an exit code, logging a failure; an
-/// unreachable broker at start exits 2 like a config error.
+/// Maps a service run's outcome to an exit code, logging a failure; a
+/// broker that cannot be reached or connected to at start (unreachable, a
+/// refused login or certificate, a wrong security protocol) exits 2 like a
+/// config error, with one message.
 pub fn finish<T>(service: &str, result: anyhow::Result<T>) -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
-        Err(error) if error.downcast_ref::<BrokerUnreachable>().is_some() => {
+        Err(error)
+            if error.downcast_ref::<BrokerUnreachable>().is_some()
+                || error.downcast_ref::<ConnectFailed>().is_some() =>
+        {
             config_error(service, format!("{error:#}"))
         }
         Err(error) => {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rdkafka::ClientConfig;
@@ -15,6 +15,10 @@ use rdkafka::message::ToBytes;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
+
+mod startup;
+
+pub use startup::{ConnectFailed, wait_for_broker};
 
 /// Kafka client settings (config section `[kafka]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +285,49 @@ impl KafkaSettings {
                 }
             }
         }
+        // TLS or SASL keys under a protocol that does not use them would be
+        // ignored by librdkafka: the user believes the connection is secured.
+        let tls_keys = [
+            ("ssl_ca_location", self.ssl_ca_location.is_some()),
+            (
+                "ssl_certificate_location",
+                self.ssl_certificate_location.is_some(),
+            ),
+            ("ssl_key_location", self.ssl_key_location.is_some()),
+            ("ssl_key_password_env", self.ssl_key_password_env.is_some()),
+        ];
+        if !protocol.ends_with("ssl")
+            && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
+        {
+            return Err(format!(
+                "kafka.{key} is set but kafka.security_protocol is {protocol:?}: TLS settings need ssl or sasl_ssl"
+            ));
+        }
+        if !protocol.starts_with("sasl")
+            && let Some(key) = [
+                ("sasl_mechanism", self.sasl_mechanism.is_some()),
+                ("sasl_username", self.sasl_username.is_some()),
+            ]
+            .iter()
+            .find_map(|(key, set)| set.then_some(key))
+        {
+            return Err(format!(
+                "kafka.{key} is set but kafka.security_protocol is {protocol:?}: SASL settings need sasl_plaintext or sasl_ssl"
+            ));
+        }
+        if self.ssl_certificate_location.is_some() != self.ssl_key_location.is_some() {
+            return Err(
+                "kafka.ssl_certificate_location and kafka.ssl_key_location go together (mutual TLS): set both or neither"
+                    .into(),
+            );
+        }
+        if let Some(var) = &self.ssl_key_password_env
+            && std::env::var_os(var).is_none()
+        {
+            return Err(format!(
+                "kafka.ssl_key_password_env: environment variable {var} is not set"
+            ));
+        }
         if let Some(key) = self
             .librdkafka
             .keys()
@@ -459,36 +506,6 @@ pub struct BrokerUnreachable {
     pub waited_ms: u64,
     /// librdkafka's last error.
     pub reason: String,
-}
-
-/// Waits (bounded by `startup_timeout_ms`) until the broker answers a
-/// metadata request; the error tells the user which brokers were tried.
-pub async fn wait_for_broker(settings: &KafkaSettings, service: &str) -> anyhow::Result<()> {
-    let config = settings.admin_config(service);
-    let brokers = settings.brokers.clone();
-    let limit = Duration::from_millis(settings.startup_timeout_ms);
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = config.create().context("creating a Kafka client")?;
-        let start = Instant::now();
-        loop {
-            let left = limit.saturating_sub(start.elapsed());
-            match consumer.fetch_metadata(None, left.min(Duration::from_secs(2))) {
-                Ok(_) => return Ok(()),
-                Err(e) if start.elapsed() >= limit => {
-                    let waited_ms = limit.as_millis() as u64;
-                    return Err(BrokerUnreachable {
-                        brokers,
-                        waited_ms,
-                        reason: e.to_string(),
-                    }
-                    .into());
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
-    })
-    .await
-    .context("broker wait task")?
 }
 
 /// Creates the topics that do not exist yet; existing ones are left alone

@@ -10,4 +10,5 @@ pub mod browser;
 pub mod pipeline;
 pub mod process;
 pub mod proxy;
+pub mod security;
 pub mod web;

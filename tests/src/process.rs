@@ -74,6 +74,7 @@ impl ServiceProcess {
             // Parallel sinks must not share the default dashboard port.
             command.env("SINK__HTTP__BIND", "127.0.0.1:0");
         }
+        command.envs(security_env(service, kafka));
         for (key, value) in env {
             command.env(key, value);
         }
@@ -108,6 +109,35 @@ impl ServiceProcess {
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
+}
+
+/// `<SERVICE>__KAFKA__<KEY>` for each TLS and SASL setting of `kafka` that
+/// is set, so a service process connects the way `kafka` says. (The SASL
+/// password itself travels in the variable `sasl_password_env` names: the
+/// caller passes it.)
+pub fn security_env(service: &str, kafka: &KafkaSettings) -> Vec<(String, String)> {
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let protocol =
+        (kafka.security_protocol != "plaintext").then(|| kafka.security_protocol.clone());
+    [
+        ("SECURITY_PROTOCOL", protocol),
+        ("SASL_MECHANISM", kafka.sasl_mechanism.clone()),
+        ("SASL_USERNAME", kafka.sasl_username.clone()),
+        ("SASL_PASSWORD_ENV", kafka.sasl_password_env.clone()),
+        ("SASL_PASSWORD_FILE", path(&kafka.sasl_password_file)),
+        ("SSL_CA_LOCATION", path(&kafka.ssl_ca_location)),
+        (
+            "SSL_CERTIFICATE_LOCATION",
+            path(&kafka.ssl_certificate_location),
+        ),
+        ("SSL_KEY_LOCATION", path(&kafka.ssl_key_location)),
+        ("SSL_KEY_PASSWORD_ENV", kafka.ssl_key_password_env.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| {
+        value.map(|v| (format!("{}__KAFKA__{key}", service.to_uppercase()), v))
+    })
+    .collect()
 }
 
 /// Lines of a service's log a failing test prints.

@@ -74,19 +74,45 @@ pub struct Broker {
 impl Broker {
     /// Starts Tansu with the in-memory engine on a free port and waits until it accepts connections.
     pub fn start() -> Broker {
-        init_logs();
         let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        Broker::start_with(port, &url, &["--storage-engine", "memory://tansu/"])
+    }
+
+    /// Starts Tansu listening on 127.0.0.1:`port`, advertising
+    /// `advertised_url` to clients (e.g. the port of a TLS proxy in front of
+    /// it), with more broker arguments (`--storage-engine`,
+    /// `--authentication`...), and waits until it accepts connections.
+    pub fn start_with(port: u16, advertised_url: &str, args: &[&str]) -> Broker {
+        Broker::start_program(&tansu_binary(), None, port, advertised_url, args)
+    }
+
+    /// [`Broker::start_with`] with another tansu binary (e.g. one with the
+    /// SQLite engine), run in `dir` when given (where a `sqlite://FILE`
+    /// store lives).
+    pub fn start_program(
+        program: &Path,
+        dir: Option<&Path>,
+        port: u16,
+        advertised_url: &str,
+        args: &[&str],
+    ) -> Broker {
+        init_logs();
         let address = format!("127.0.0.1:{port}");
         let url = format!("tcp://{address}");
-        let child = Command::new(tansu_binary())
+        let mut command = Command::new(program);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let child = command
             .args([
                 "broker",
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                advertised_url,
             ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(args)
             .stdout(broker_log())
             .stderr(broker_log())
             .spawn()

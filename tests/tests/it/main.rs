@@ -17,6 +17,7 @@ mod fuzz;
 mod history;
 mod history_view;
 mod k8s;
+mod kafka_security;
 mod metrics;
 mod offset_gaps;
 mod pipeline;
