@@ -746,6 +746,51 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_sasl_keys_must_match_the_protocol() {
+        let settings = KafkaSettings {
+            ssl_ca_location: Some("/etc/ca.pem".into()),
+            ..KafkaSettings::default()
+        };
+        let error = settings.validate().unwrap_err();
+        assert!(
+            error.starts_with(
+                "kafka.ssl_ca_location is set but kafka.security_protocol is \"plaintext\""
+            ),
+            "{error}"
+        );
+        let settings = KafkaSettings {
+            security_protocol: "ssl".into(),
+            sasl_username: Some("alice".into()),
+            ..KafkaSettings::default()
+        };
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .starts_with("kafka.sasl_username is set")
+        );
+        let settings = KafkaSettings {
+            security_protocol: "ssl".into(),
+            ssl_certificate_location: Some("/etc/client.pem".into()),
+            ..KafkaSettings::default()
+        };
+        assert!(settings.validate().unwrap_err().contains("go together"));
+        let settings = KafkaSettings {
+            security_protocol: "ssl".into(),
+            ssl_certificate_location: Some("/etc/client.pem".into()),
+            ssl_key_location: Some("/etc/client.key".into()),
+            ssl_key_password_env: Some("WEIBOSTREAM_TEST_SURELY_UNSET".into()),
+            ..KafkaSettings::default()
+        };
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .contains("WEIBOSTREAM_TEST_SURELY_UNSET")
+        );
+    }
+
+    #[test]
     fn passthrough_wins_and_validation_names_keys() {
         let mut settings = KafkaSettings::default();
         settings.librdkafka.insert("linger.ms".into(), "50".into());
