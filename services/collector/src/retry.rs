@@ -113,7 +113,8 @@ pub async fn sleep(duration: Duration, shutdown: &CancellationToken) -> bool {
     sleep_until(Instant::now() + duration, shutdown).await
 }
 
-async fn sleep_until(deadline: Instant, shutdown: &CancellationToken) -> bool {
+/// Sleeps until `deadline`; `false` if `shutdown` came first.
+pub async fn sleep_until(deadline: Instant, shutdown: &CancellationToken) -> bool {
     tokio::select! {
         () = tokio::time::sleep_until(deadline) => true,
         () = shutdown.cancelled() => false,

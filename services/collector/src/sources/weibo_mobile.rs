@@ -17,7 +17,7 @@ use super::Failure;
 use super::http::{self, Response};
 use crate::config::WeiboMobileSettings;
 use crate::metrics::{ErrorKind, SourceMetrics};
-use crate::retry::{Backoff, Pacer};
+use crate::retry::{Backoff, Pacer, sleep_until};
 use crate::secret::Secret;
 
 /// `card_type` of a card carrying an `mblog`.
@@ -381,13 +381,6 @@ pub fn percent_encode(text: &str) -> String {
         }
     }
     out
-}
-
-async fn sleep_until(deadline: Instant, shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep_until(deadline) => true,
-        () = shutdown.cancelled() => false,
-    }
 }
 
 #[cfg(test)]
