@@ -78,7 +78,7 @@ async fn main() -> ExitCode {
         return cli::print_config("filter", &config);
     }
     let filter = match Filter::build(config) {
-        Ok(filter) => filter,
+        Ok(filter) => filter.exits_after_run(),
         Err(error) => return cli::config_error("filter", error),
     };
     reload_on_hangup(filter.reload_handle());

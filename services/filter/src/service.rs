@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::quirks;
 use weibostream_shared::quirks::resume::{self, PendingStarts};
 use weibostream_shared::stats::{ClientStats, STATS_INTERVAL_MS};
 
@@ -107,6 +108,7 @@ pub struct Filter {
     pub(crate) classifier: Option<Arc<Classifier>>,
     pub(crate) replica: String,
     pub(crate) reload: ReloadHandle,
+    exits_after_run: bool,
 }
 
 /// Why a filter could not be built (all are the user's to fix: exit code 2).
@@ -162,7 +164,17 @@ impl Filter {
             classifier,
             replica,
             reload: ReloadHandle::default(),
+            exits_after_run: false,
         })
+    }
+
+    /// Tells the replica that its process exits when [`run`](Self::run)
+    /// returns. With `kafka.local_broker_quirks` it then leaves its group by
+    /// session timeout instead of LeaveGroup (the local broker can lose the
+    /// group's leader on a LeaveGroup: see `weibostream_shared::quirks`).
+    pub fn exits_after_run(mut self) -> Self {
+        self.exits_after_run = true;
+        self
     }
 
     /// This replica's id, as written in its reports.
@@ -258,11 +270,17 @@ impl Filter {
 
         let timeout = Duration::from_millis(config.shutdown_timeout_ms);
         let replica = self.replica.clone();
+        let group = config.group.clone();
+        let without_leave_group = self.exits_after_run && config.kafka.local_broker_quirks;
         let starts = consumer.context().starts.clone();
         let mut worker = Worker::new(self, &producer, metrics, starts);
         let result = worker.run_batches(&consumer, &shutdown).await;
-        consumer.unsubscribe();
         let _ = producer.flush(timeout);
+        if without_leave_group {
+            quirks::stop_without_leave_group(consumer, &group);
+        } else {
+            consumer.unsubscribe();
+        }
         tracing::info!(replica = %replica, "filter stopped");
         result
     }

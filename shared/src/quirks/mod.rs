@@ -27,6 +27,15 @@
 //!    even when records are waiting. [`LOCAL_BROKER_TUNING`] sets the
 //!    defaults of those keys for it (a value set in a file or the
 //!    environment still wins).
+//! 6. **A leader that leaves while the group re-forms stays its leader**
+//!    (not fixed upstream as of 510f3e2): the coordinator's LeaveGroup for a
+//!    forming group removes the member but keeps it as the leader, so no
+//!    SyncGroup completes again and the remaining replicas keep their old
+//!    shares for good (after `--scale filter=3` then `=1`, the last replica
+//!    read 2 of 6 partitions). Eviction after the session timeout does hand
+//!    the leadership on, so a replica *process* that stops leaves the group
+//!    that way ([`stop_without_leave_group`]): the rebalance after a stop
+//!    waits `session.timeout.ms` (6 s) instead of starting at once.
 //!
 //! With the switch off none of this runs: no guard on the per-record path,
 //! no stall-check timer, no re-subscribe, no committed-offset look-up in
@@ -39,6 +48,19 @@ pub mod continuity;
 pub mod resume;
 
 use std::time::{Duration, Instant};
+
+/// Stops a group consumer without a LeaveGroup (fault 6): the consumer is
+/// neither unsubscribed nor closed, only forgotten, so its background
+/// threads go with the process. Only for a process about to exit: in a
+/// process that goes on, the forgotten client would keep heartbeating. Call
+/// it after the last offsets were committed.
+pub fn stop_without_leave_group<C>(consumer: C, group: &str) {
+    tracing::info!(
+        group,
+        "leaving the consumer group by session timeout, not LeaveGroup (kafka.local_broker_quirks)"
+    );
+    std::mem::forget(consumer);
+}
 
 /// How often the stall check (fault 3) runs: long enough for a fetch to
 /// arrive after a seek.

@@ -5,4 +5,5 @@ mod classifier_targets;
 mod inspect;
 mod labels;
 mod reload;
+mod scale_down;
 mod support;
