@@ -29,8 +29,9 @@ say() { echo "[run] $*" >&2; }
 
 TANSU="$(deploy/local/install-tansu.sh)"
 say "building the services (release)..."
-# Cargo's progress stays visible: a first build takes minutes.
-cargo build --release --bins
+# Cargo's progress stays visible: a first build takes minutes. Only the three
+# services: the tests and the benchmark are not needed to run.
+cargo build --release -p weibostream-collector -p weibostream-filter -p weibostream-sink
 BIN=target/release
 
 port=""
