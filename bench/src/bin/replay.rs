@@ -9,6 +9,11 @@
 //! collector's synthetic source with a fixed seed and are all encoded
 //! before the measured loop, so the counts cover the filter's work only
 //! (the loop starts at `replay_posts` in callgrind's output).
+//!
+//! `FILTER__FOLD_CHINESE_SCRIPTS=false` turns off matching across Chinese
+//! scripts, as in the filter's config; `REPLAY_TRADITIONAL=1` rewrites every
+//! synthetic post into traditional characters first (OpenCC's `s2t`), the
+//! case where every Chinese post is folded back.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::hint::black_box;
@@ -23,6 +28,7 @@ use weibostream_filter::config::TrendingConfig;
 use weibostream_filter::decode::decode_post;
 use weibostream_filter::output::MatchedEncoder;
 use weibostream_filter::reload::ActiveRules;
+use weibostream_filter::rules::MatchOptions;
 
 const RULES: &str = include_str!("../../rules20.toml");
 
@@ -33,10 +39,21 @@ fn main() {
     let model = std::env::args()
         .nth(2)
         .map(|path| Arc::new(Classifier::load(&PathBuf::from(path)).expect("a classifier model")));
+    let options = MatchOptions {
+        fold_chinese_scripts: std::env::var("FILTER__FOLD_CHINESE_SCRIPTS").as_deref()
+            != Ok("false"),
+    };
+    let traditional = std::env::var("REPLAY_TRADITIONAL").as_deref() == Ok("1");
     let mut source = SyntheticPosts::new(7);
     let now = chrono::Utc::now();
     let records: Vec<Vec<u8>> = (0..count)
-        .map(|_| serde_json::to_vec(&source.next_post(now)).unwrap())
+        .map(|_| {
+            let mut post = source.next_post(now);
+            if traditional {
+                post.text = hanconv::s2t(&post.text);
+            }
+            serde_json::to_vec(&post).unwrap()
+        })
         .collect();
     if model.is_some() {
         // Loading the dictionary (~0.3 s) is not per-post work.
@@ -44,7 +61,7 @@ fn main() {
     }
     let started = Instant::now();
     // A clone outlives the loop: dropping the model is not per-post work.
-    let matched = replay_posts(&records, model.clone());
+    let matched = replay_posts(&records, model.clone(), options);
     let elapsed = started.elapsed();
     println!(
         "{count} posts, {matched} matched, {:.0} ns/post",
@@ -54,8 +71,13 @@ fn main() {
 
 /// The measured loop: what the filter does per record, minus the broker.
 #[inline(never)]
-fn replay_posts(records: &[Vec<u8>], model: Option<Arc<Classifier>>) -> usize {
-    let active = ActiveRules::compile(RULES, "rules20.toml", model.as_deref()).unwrap();
+fn replay_posts(
+    records: &[Vec<u8>],
+    model: Option<Arc<Classifier>>,
+    options: MatchOptions,
+) -> usize {
+    let active =
+        ActiveRules::compile_with(RULES, "rules20.toml", model.as_deref(), options).unwrap();
     let trending = TrendingConfig {
         enabled: model.is_some(),
         ..TrendingConfig::default()

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
+
+use crate::rules::MatchOptions;
 use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 
@@ -42,6 +44,11 @@ pub struct FilterConfig {
     /// How often the rules file is checked for changes (new rules apply from
     /// the next batch); 0 turns polling off, leaving SIGHUP.
     pub rules_poll_ms: u64,
+    /// Match rules across Chinese scripts: rule literals and post text are
+    /// both folded to simplified characters (OpenCC's character table), so
+    /// `建设银行` matches `建設銀行` and the reverse. Off: characters match
+    /// only as written.
+    pub fold_chinese_scripts: bool,
     /// Trending terms in each batch report.
     pub trending: TrendingConfig,
     /// The classifier behind `label:` rules and the label on matched posts.
@@ -102,6 +109,7 @@ impl Default for FilterConfig {
             max_record_bytes: 1 << 20,
             shutdown_timeout_ms: 5000,
             rules_poll_ms: 1000,
+            fold_chinese_scripts: true,
             trending: TrendingConfig::default(),
             classifier: ClassifierConfig::default(),
             http: HttpSettings::on("127.0.0.1:9102"),
@@ -158,6 +166,13 @@ impl FilterConfig {
             );
         }
         Ok(())
+    }
+
+    /// How the rules match text, from this config.
+    pub fn match_options(&self) -> MatchOptions {
+        MatchOptions {
+            fold_chinese_scripts: self.fold_chinese_scripts,
+        }
     }
 
     /// The replica id to report: the configured one or `<hostname>-<pid>`.
@@ -234,9 +249,17 @@ mod tests {
             "[trending]\nenabled = true\nhistory_batches = 12\n[classifier]\nmodel_path = \"m.json\"\n",
         )
         .unwrap();
-        let env = [("FILTER__TRENDING__TOP_N".to_string(), "3".to_string())];
+        let env = [
+            ("FILTER__TRENDING__TOP_N".to_string(), "3".to_string()),
+            (
+                "FILTER__FOLD_CHINESE_SCRIPTS".to_string(),
+                "false".to_string(),
+            ),
+        ];
         let config: FilterConfig =
             weibostream_shared::config::load_from("FILTER", Some(&path), env).unwrap();
+        assert!(!config.fold_chinese_scripts);
+        assert!(!config.match_options().fold_chinese_scripts);
         assert!(config.trending.enabled);
         assert_eq!(config.trending.history_batches, 12);
         assert_eq!(config.trending.top_n, 3);

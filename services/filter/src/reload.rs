@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::classify::Classifier;
-use crate::rules::{RuleError, RuleLocation, RuleSet};
+use crate::rules::{MatchOptions, RuleError, RuleLocation, RuleSet};
 
 /// Asks a running filter to re-read its rules file now. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -74,7 +74,22 @@ impl ActiveRules {
         file_name: &str,
         classifier: Option<&Classifier>,
     ) -> Result<ActiveRules, RulesError> {
-        let rules = RuleSet::from_toml_str(toml, file_name)?;
+        ActiveRules::compile_with(toml, file_name, classifier, MatchOptions::default())
+    }
+
+    /// [`ActiveRules::compile`] with explicit [`MatchOptions`] (the
+    /// service passes its config's).
+    ///
+    /// # Errors
+    ///
+    /// As [`ActiveRules::compile`].
+    pub fn compile_with(
+        toml: &str,
+        file_name: &str,
+        classifier: Option<&Classifier>,
+        options: MatchOptions,
+    ) -> Result<ActiveRules, RulesError> {
+        let rules = RuleSet::from_toml_str_with(toml, file_name, options)?;
         for (index, rule) in rules.rules().iter().enumerate() {
             let Some(label) = rule.ast.labels().next() else {
                 continue;

@@ -153,8 +153,12 @@ impl Filter {
             path: path.clone(),
             error,
         })?;
-        let rules =
-            ActiveRules::compile(&text, &path.display().to_string(), classifier.as_deref())?;
+        let rules = ActiveRules::compile_with(
+            &text,
+            &path.display().to_string(),
+            classifier.as_deref(),
+            config.match_options(),
+        )?;
         let watcher = RulesWatcher::new(path, text);
         let replica = config.effective_replica_id();
         Ok(Filter {

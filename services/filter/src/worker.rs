@@ -202,7 +202,9 @@ impl<'a> Worker<'a> {
                 }
             }
             Ok(Some(text)) => {
-                match ActiveRules::compile(&text, &path, self.filter.classifier.as_deref()) {
+                let classifier = self.filter.classifier.as_deref();
+                let options = self.filter.config.match_options();
+                match ActiveRules::compile_with(&text, &path, classifier, options) {
                     Ok(active) => {
                         tracing::info!(path = %path, rules = active.rules.len(),
                             "rules file changed; new rules apply from the next batch");

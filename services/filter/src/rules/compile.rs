@@ -6,10 +6,12 @@ use std::collections::HashMap;
 
 use aho_corasick::BuildError;
 
+use super::MatchOptions;
 use super::matcher::{set_bit, test_bit};
 use super::normalize::{is_cjk, is_word_char};
 use super::parse::Query;
 use super::scanner::{DFA_MAX_PATTERNS, Scanner};
+use super::script;
 
 /// The classifier's verdict on one label, as rule evaluation sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -143,11 +145,16 @@ pub(super) struct Matcher {
 }
 
 impl Matcher {
-    /// Compiles the queries (one per rule, in order), deduplicating literals.
+    /// Compiles the queries (one per rule, in order), deduplicating literals
+    /// (after folding scripts, if the options say so: 銀行 and 银行 are one).
     pub(super) fn build<'a>(
         queries: impl IntoIterator<Item = &'a Query>,
+        options: MatchOptions,
     ) -> Result<Matcher, BuildError> {
-        let mut builder = Builder::default();
+        let mut builder = Builder {
+            fold_scripts: options.fold_chinese_scripts,
+            ..Builder::default()
+        };
         let exprs: Vec<Expr> = queries.into_iter().map(|q| builder.expr(q)).collect();
         let automaton = Scanner::build(&builder.texts, DFA_MAX_PATTERNS)?;
 
@@ -203,6 +210,8 @@ struct Builder {
     patterns: Vec<Pattern>,
     literal_count: usize,
     labels: Vec<String>,
+    /// Fold literals to simplified characters, as posts will be.
+    fold_scripts: bool,
 }
 
 impl Builder {
@@ -235,6 +244,13 @@ impl Builder {
     /// Returns the bit id of `text` (whole word, or prefix), creating the
     /// pattern and the id on first use.
     fn literal(&mut self, text: &str, prefix: bool) -> usize {
+        let folded;
+        let text = if self.fold_scripts {
+            folded = script::folded(text);
+            folded.as_ref()
+        } else {
+            text
+        };
         let pattern_id = match self.by_text.get(text) {
             Some(&id) => id,
             None => {

@@ -33,7 +33,9 @@
 //!
 //! Posts and literals are normalized alike ([`normalize`]: NFKC, lowercase,
 //! whitespace runs collapsed), so matching ignores case and full-width vs
-//! half-width forms. A literal containing Han, Hiragana, Katakana or Hangul
+//! half-width forms. With [`MatchOptions::fold_chinese_scripts`] (the
+//! default) both are then folded to simplified Chinese characters
+//! ([`script`]), so `建设银行` matches `建設銀行` and the reverse. A literal containing Han, Hiragana, Katakana or Hangul
 //! matches as a substring, because those scripts do not separate words. Any
 //! other literal matches whole words: where the literal starts (or ends) with
 //! a word character (alphanumeric, not CJK), the text character next to it on
@@ -56,6 +58,7 @@ mod matcher;
 mod normalize;
 mod parse;
 mod scanner;
+pub mod script;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -90,12 +93,30 @@ impl Rule {
     }
 }
 
+/// How a rule set matches text, beyond what its rules say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchOptions {
+    /// Fold traditional Chinese characters to simplified ones, in the
+    /// rules' literals when compiling and in each post when matching, so a
+    /// rule matches posts in either script (see [`script`]).
+    pub fold_chinese_scripts: bool,
+}
+
+impl Default for MatchOptions {
+    fn default() -> Self {
+        MatchOptions {
+            fold_chinese_scripts: true,
+        }
+    }
+}
+
 /// A compiled, immutable set of rules. `Send + Sync`: share one behind an
 /// `Arc` and give each thread its own [`MatchScratch`].
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     matcher: Matcher,
+    options: MatchOptions,
 }
 
 /// Reusable per-thread buffers for [`RuleSet::match_text`]: the normalized
@@ -104,6 +125,8 @@ pub struct RuleSet {
 #[derive(Debug, Clone, Default)]
 pub struct MatchScratch {
     text: String,
+    /// The folded text, when folding changed anything.
+    folded: String,
     bits: Bitsets,
     pending: Vec<usize>,
     label_scores: Vec<LabelScore>,
@@ -116,7 +139,9 @@ impl MatchScratch {
     }
 
     /// The normalized form of the text last passed to
-    /// [`RuleSet::match_text`], e.g. for logging why a post matched.
+    /// [`RuleSet::match_text`], e.g. for logging why a post matched (not
+    /// folded across Chinese scripts: the classifier and trending terms see
+    /// the text as written).
     pub fn normalized_text(&self) -> &str {
         &self.text
     }
@@ -131,8 +156,21 @@ impl RuleSet {
     /// [`RuleError::Toml`] for invalid TOML, unknown keys or missing fields;
     /// otherwise as [`RuleSet::compile`], naming `file_name`.
     pub fn from_toml_str(toml: &str, file_name: &str) -> Result<RuleSet, RuleError> {
+        RuleSet::from_toml_str_with(toml, file_name, MatchOptions::default())
+    }
+
+    /// [`RuleSet::from_toml_str`] with explicit [`MatchOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RuleSet::from_toml_str`].
+    pub fn from_toml_str_with(
+        toml: &str,
+        file_name: &str,
+        options: MatchOptions,
+    ) -> Result<RuleSet, RuleError> {
         let rules = file::parse_rules_file(toml, file_name)?;
-        build(rules, Some(file_name))
+        build(rules, Some(file_name), options)
     }
 
     /// Reads, parses and compiles the rules file at `path`.
@@ -157,7 +195,24 @@ impl RuleSet {
     /// (only ASCII letters, digits, `-`, `_` and `.` are allowed) or duplicate
     /// id, or a query syntax error. Rules are located by 1-based position.
     pub fn compile(rules: Vec<(String, String)>) -> Result<RuleSet, RuleError> {
-        build(rules, None)
+        RuleSet::compile_with(rules, MatchOptions::default())
+    }
+
+    /// [`RuleSet::compile`] with explicit [`MatchOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`RuleSet::compile`].
+    pub fn compile_with(
+        rules: Vec<(String, String)>,
+        options: MatchOptions,
+    ) -> Result<RuleSet, RuleError> {
+        build(rules, None, options)
+    }
+
+    /// The options the set was compiled with.
+    pub fn options(&self) -> MatchOptions {
+        self.options
     }
 
     /// Number of rules.
@@ -196,6 +251,7 @@ impl RuleSet {
     pub fn scratch(&self) -> MatchScratch {
         MatchScratch {
             text: String::with_capacity(1024),
+            folded: String::new(),
             bits: Bitsets::for_matcher(&self.matcher),
             pending: Vec::new(),
             label_scores: Vec::with_capacity(self.matcher.labels.len()),
@@ -225,11 +281,17 @@ impl RuleSet {
         normalize(text, &mut scratch.text);
         let MatchScratch {
             text,
+            folded,
             bits,
             pending,
             label_scores,
         } = scratch;
-        self.matcher.run(text, bits, matched, pending);
+        let scanned = if self.options.fold_chinese_scripts && script::fold(text, folded) {
+            folded.as_str()
+        } else {
+            text.as_str()
+        };
+        self.matcher.run(scanned, bits, matched, pending);
         if pending.is_empty() {
             return;
         }
@@ -253,7 +315,11 @@ impl RuleSet {
 
 /// Validates ids and parses queries in order, so the first error in the file
 /// is the one reported, then compiles the automaton.
-fn build(rules: Vec<(String, String)>, file: Option<&str>) -> Result<RuleSet, RuleError> {
+fn build(
+    rules: Vec<(String, String)>,
+    file: Option<&str>,
+    options: MatchOptions,
+) -> Result<RuleSet, RuleError> {
     if rules.is_empty() {
         return Err(RuleError::NoRules {
             file: file.map(str::to_owned),
@@ -299,11 +365,15 @@ fn build(rules: Vec<(String, String)>, file: Option<&str>) -> Result<RuleSet, Ru
         first_index.insert(id.clone(), index);
         parsed.push(Rule { id, query, ast });
     }
-    let matcher =
-        Matcher::build(parsed.iter().map(|rule| &rule.ast)).map_err(RuleError::Automaton)?;
+    if options.fold_chinese_scripts {
+        script::prepare();
+    }
+    let matcher = Matcher::build(parsed.iter().map(|rule| &rule.ast), options)
+        .map_err(RuleError::Automaton)?;
     Ok(RuleSet {
         rules: parsed,
         matcher,
+        options,
     })
 }
 

@@ -6,4 +6,5 @@ mod inspect;
 mod labels;
 mod reload;
 mod scale_down;
+mod scripts;
 mod support;
