@@ -1,12 +1,14 @@
 //! How busy the whole machine was over a step: the share of all cores in
 //! use (from `/proc/stat`), the hypervisor's steal and the broker's CPU
 //! seconds. The broker and every client share the same cores here, so a
-//! step's speed depends on what else it left room for.
+//! step's speed depends on what else it left room for. `/proc` is read with
+//! `procfs`; its cost is in [`crate::process`]'s header.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use procfs::{CpuTime, CurrentSI, KernelStats};
 use serde::Serialize;
 
 use crate::process::{SAMPLE_EVERY, process_cpu_ticks};
@@ -126,57 +128,74 @@ struct MachineTicks {
 }
 
 impl MachineTicks {
+    /// Zero when `/proc/stat` cannot be read (then every share is zero).
     fn read() -> MachineTicks {
-        std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|stat| parse_cpu_line(&stat))
+        KernelStats::current()
+            .map(|stats| MachineTicks::from(&stats.total))
             .unwrap_or_default()
     }
 }
 
-/// Parses the first line, `cpu user nice system idle iowait irq softirq
-/// steal guest guest_nice` (guest time is already counted in user).
-fn parse_cpu_line(stat: &str) -> Option<MachineTicks> {
-    let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let fields: Vec<u64> = line
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let total: u64 = fields.iter().take(8).sum();
-    let idle = fields.get(3)? + fields.get(4)?;
-    let steal = *fields.get(7)?;
-    Some(MachineTicks {
-        busy: total - idle - steal,
-        steal,
-        total,
-    })
+impl From<&CpuTime> for MachineTicks {
+    /// Total is user, nice, system, idle, iowait, irq, softirq and steal
+    /// (guest time is already counted in user); iowait counts as idle.
+    fn from(cpu: &CpuTime) -> MachineTicks {
+        let (iowait, steal) = (cpu.iowait.unwrap_or(0), cpu.steal.unwrap_or(0));
+        let total = cpu.user
+            + cpu.nice
+            + cpu.system
+            + cpu.idle
+            + iowait
+            + cpu.irq.unwrap_or(0)
+            + cpu.softirq.unwrap_or(0)
+            + steal;
+        MachineTicks {
+            busy: total - cpu.idle - iowait - steal,
+            steal,
+            total,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
+    use procfs::FromReadSI;
+
     use super::*;
 
     #[test]
-    fn parses_the_machine_line() {
-        let stat = "cpu  700 30 100 1000 50 0 20 100 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
-        let ticks = parse_cpu_line(stat).unwrap();
+    fn machine_ticks_from_the_cpu_line() {
+        let stat = "cpu  700 30 100 1000 50 0 20 100 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n\
+                    ctxt 1\nbtime 1\nprocesses 1\n";
+        let stats = KernelStats::from_read(stat.as_bytes(), procfs::current_system_info()).unwrap();
+        let ticks = MachineTicks::from(&stats.total);
         assert_eq!(ticks.total, 2000);
         assert_eq!(ticks.steal, 100);
         assert_eq!(ticks.busy, 850);
-        assert_eq!(parse_cpu_line("cpu0 1 2\n"), None);
+        assert!(MachineTicks::read().total > 0);
     }
 
-    /// Keeps this thread busy for `ms` milliseconds.
+    /// This process's CPU time so far.
+    fn cpu_used() -> Duration {
+        let ticks = crate::process::process_cpu_ticks(std::process::id()).unwrap();
+        Duration::from_secs_f64(ticks as f64 / crate::process::clock_ticks_per_s())
+    }
+
+    /// Keeps this thread busy until the process has used `ms` more
+    /// milliseconds of CPU time (not wall time: on a loaded machine the
+    /// spin may get a fraction of a core), for at most 20 s of wall time.
     fn spin(ms: u64) {
-        let started = std::time::Instant::now();
+        let target = cpu_used() + Duration::from_millis(ms);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(ms) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        while cpu_used() < target && std::time::Instant::now() < deadline {
+            for _ in 0..100_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            std::hint::black_box(x);
         }
-        std::hint::black_box(x);
     }
 
     #[test]
@@ -185,10 +204,13 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         let from = crate::null_consumer::now_ms();
         spin(400);
+        // Room for a sample after the spin inside the window, even if the
+        // sampling thread waits for a core.
+        std::thread::sleep(Duration::from_millis(300));
         let to = crate::null_consumer::now_ms();
         let share = sampler.share(from, to);
         assert!(share.machine_busy > 0.0, "{share:?}");
-        assert!(share.broker_cpu_s > 0.1, "{share:?}");
+        assert!(share.broker_cpu_s > 0.2, "{share:?}");
     }
 
     #[test]

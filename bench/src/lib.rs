@@ -13,6 +13,8 @@ pub mod load;
 pub mod null_consumer;
 pub mod pairs;
 pub mod process;
+#[cfg(test)]
+mod proc_timing;
 pub mod quix;
 pub mod report;
 pub mod services;

@@ -6,13 +6,13 @@
 //! counts as numbers or strings and drops or nulls fields freely, and one odd
 //! optional field must not cost the whole status.
 
-use std::borrow::Cow;
-
 use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc,
 };
 use serde_json::{Map, Value};
 use weibostream_shared::{Author, Post, RepostRef, Source};
+
+use crate::sources::html::{decode_entities, html_to_text};
 
 /// `created_at` format of Weibo statuses: `Wed Jan 21 18:50:05 +0800 2015`.
 pub const WEIBO_TIME_FORMAT: &str = "%a %b %d %H:%M:%S %z %Y";
@@ -104,7 +104,7 @@ impl Flavor {
     fn text(self, raw: &str) -> String {
         match self {
             Flavor::OpenApi => clean_text(raw),
-            Flavor::Mobile => mblog_text(raw),
+            Flavor::Mobile => html_to_text(raw),
         }
     }
 
@@ -168,7 +168,7 @@ fn normalize(
             .and_then(|original| repost_ref(original, flavor)),
         client: field(status, "source")
             .and_then(Value::as_str)
-            .map(|html| clean_text(&strip_tags(html)))
+            .map(html_to_text)
             .filter(|client| !client.is_empty()),
         collected_at,
     }))
@@ -410,132 +410,6 @@ fn relative_time(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     at(date, time)
 }
 
-/// The plain text of an mblog's HTML `text`: emoticon images become their
-/// `alt` text (`[笑cry]`), links their text (`@张三`, `#话题#`, `网页链接`),
-/// `<br />` a line break; entities are decoded and other tags dropped.
-pub fn mblog_text(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(open) = rest.find('<') {
-        text.push_str(&decode_entities(&rest[..open]));
-        let Some(close) = rest[open..].find('>') else {
-            // A `<` that opens no tag is text.
-            text.push_str(&decode_entities(&rest[open..]));
-            rest = "";
-            break;
-        };
-        let tag = rest[open + 1..open + close].trim();
-        let name: String = tag
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        match name.as_str() {
-            "br" => text.push('\n'),
-            "img" => {
-                if let Some(alt) = attribute(tag, "alt") {
-                    text.push_str(&decode_entities(alt));
-                }
-            }
-            _ => {}
-        }
-        rest = &rest[open + close + 1..];
-    }
-    text.push_str(&decode_entities(rest));
-    let lines: Vec<&str> = text.split('\n').map(str::trim).collect();
-    lines.join("\n").trim().to_owned()
-}
-
-/// The value of `name="..."` (or `'...'`) in a tag's text.
-fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let mut rest = tag;
-    while let Some(at) = rest.find(name) {
-        let before_ok = rest[..at]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_whitespace);
-        let after = rest[at + name.len()..].trim_start();
-        if before_ok && let Some(value) = after.strip_prefix('=') {
-            let value = value.trim_start();
-            let quote = value.chars().next()?;
-            if quote == '"' || quote == '\'' {
-                let inner = &value[1..];
-                return inner.find(quote).map(|end| &inner[..end]);
-            }
-            let end = value
-                .find(|c: char| c.is_whitespace() || c == '/')
-                .unwrap_or(value.len());
-            return Some(&value[..end]);
-        }
-        rest = &rest[at + name.len()..];
-    }
-    None
-}
-
-/// Drops everything between `<` and `>`.
-fn strip_tags(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text
-}
-
-/// Decodes HTML character references in one pass, so `&amp;lt;` stays `&lt;`.
-pub(crate) fn decode_entities(text: &str) -> Cow<'_, str> {
-    if !text.contains('&') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let decoded = after
-            .bytes()
-            .take(12)
-            .position(|byte| byte == b';')
-            .and_then(|end| Some((decode_entity(&after[..end])?, end)));
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
-
-fn decode_entity(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        "nbsp" => Some(' '),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let code = match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            };
-            char::from_u32(code).filter(|c| *c != '\0')
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,18 +619,6 @@ mod tests {
     }
 
     #[test]
-    fn decodes_entities_and_strips_tags() {
-        assert_eq!(decode_entities("a &amp;lt; b"), "a &lt; b");
-        let decoded = decode_entities("&#x4E2D;&#25991; &bogus; & &#0; &");
-        assert_eq!(decoded, "中文 &bogus; & &#0; &");
-        assert_eq!(
-            strip_tags("<a href=\"x\">微博 weibo.com</a>"),
-            "微博 weibo.com"
-        );
-        assert_eq!(strip_tags("Android"), "Android");
-    }
-
-    #[test]
     fn mobile_times_absolute_and_relative_in_beijing_time() {
         // 2026-12-02 09:30 in Beijing.
         let now = utc("2026-12-02T01:30:00Z");
@@ -795,25 +657,6 @@ mod tests {
         for bad in ["", "x分钟前", "今天", "13-45", "昨天 25:00", "some time"] {
             assert!(parse_mobile_time(bad, now).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn mblog_html_becomes_plain_text() {
-        let html = concat!(
-            "<a href='/n/张三'>@张三</a> 建设银行 今天涨了",
-            "<span class=\"url-icon\"><img alt=\"[笑cry]\" src=\"https://h5.sinaimg.cn/m/emoticon/icon/default/d_xiaoku.png\" style=\"width:1em; height:1em;\" /></span>",
-            "<span class='url-icon'><img alt=[doge] src='x.png'></span><br />",
-            "第二行 &amp; &quot;引号&quot; <a href=\"https://m.weibo.cn/search?containerid=231522type%3D1%26q%3D%23A%E8%82%A1%23\">#A股#</a>",
-            "<br/><a data-url=\"http://t.cn/A6x\" href=\"https://m.weibo.cn/p/index?x=1\"><span class='url-icon'><img style='width: 1rem;height: 1rem' src='link.png'></span><span class=\"surl-text\">网页链接</span></a>",
-            " 1 < 2"
-        );
-        assert_eq!(
-            mblog_text(html),
-            "@张三 建设银行 今天涨了[笑cry][doge]\n第二行 & \"引号\" #A股#\n网页链接 1 < 2"
-        );
-        assert_eq!(mblog_text("  plain  "), "plain");
-        assert_eq!(attribute("img data-alt=\"x\" alt=\"y\"", "alt"), Some("y"));
-        assert_eq!(attribute("img src=\"x\"", "alt"), None);
     }
 
     #[test]

@@ -1,17 +1,17 @@
 //! Mastodon's SSE streaming API (`/api/v1/streaming/public`, needs a token):
 //! `update` events become posts, `delete` and `status.update` (edits) are
-//! skipped, `:` heartbeats keep the connection alive. On every (re)connect
+//! skipped, `:` heartbeats keep the connection alive, and a `retry:` field
+//! sets the least wait before reconnecting. On every (re)connect
 //! the REST timeline fills the gap since the last post, so a reconnect or a
 //! restart loses nothing; duplicates from the overlap are dropped.
 
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::time::Instant;
 
 use super::http;
 use super::mastodon::{MastodonCursor, MastodonSource};
-use super::sse::{SseItem, SseParser};
+use super::sse::{SseError, SseEvent, SseEvents};
 use super::{Failure, FetchError, PendingBatch, SeenIds, SourceContext, SourceError, until};
 use crate::metrics::ErrorKind;
 use crate::retry::Pacer;
@@ -26,6 +26,7 @@ pub async fn run(source: MastodonSource, context: SourceContext) -> Result<(), S
             .and_then(|c| c.since_id),
         seen: SeenIds::new(source.settings.dedup_capacity),
         backoff: context.backoff(),
+        retry: None,
     };
     tracing::info!(source = %context.name, since_id = ?state.since_id, "streaming the public timeline");
     loop {
@@ -35,7 +36,9 @@ pub async fn run(source: MastodonSource, context: SourceContext) -> Result<(), S
                 context.metrics.add_error(ErrorKind::Auth);
                 return Err(SourceError::Fatal(message));
             }
-            Err(FetchError::Transient(failure)) => {
+            Err(FetchError::Transient(mut failure)) => {
+                // The server's `retry:` holds for every reconnect, as in a browser.
+                failure.retry_after = failure.retry_after.max(state.retry);
                 if !context.retry_after(&mut state.backoff, &failure).await {
                     return Ok(());
                 }
@@ -48,6 +51,8 @@ struct Stream {
     since_id: Option<String>,
     seen: SeenIds<String>,
     backoff: crate::retry::Backoff,
+    /// The last `retry:` the server sent.
+    retry: Option<Duration>,
 }
 
 impl Stream {
@@ -73,7 +78,7 @@ impl Stream {
             .bearer_auth(token)
             .header("Accept", "text/event-stream");
         let connect = Duration::from_millis(source.settings.request_timeout_ms);
-        let mut response = match tokio::time::timeout(connect, request.send()).await {
+        let response = match tokio::time::timeout(connect, request.send()).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(http::transport(&error, &what).into()),
             Err(_) => {
@@ -108,13 +113,12 @@ impl Stream {
             return Ok(());
         }
         let idle = Duration::from_millis(source.settings.stream_idle_timeout_ms);
-        let mut parser = SseParser::default();
+        let mut events = SseEvents::from_response(response, idle);
         let mut pending = PendingBatch::new(Some(MastodonCursor {
             since_id: self.since_id.clone(),
         }));
-        let mut idle_deadline = Instant::now() + idle;
-        loop {
-            let chunk = tokio::select! {
+        let failure = loop {
+            let next = tokio::select! {
                 () = context.shutdown.cancelled() => {
                     let _ = pending.flush(context).await;
                     return Ok(());
@@ -125,43 +129,50 @@ impl Stream {
                     }
                     continue;
                 }
-                chunk = tokio::time::timeout_at(idle_deadline, response.chunk()) => chunk,
+                next = events.next() => next,
             };
-            let failure = match chunk {
-                Ok(Ok(Some(bytes))) => {
-                    idle_deadline = Instant::now() + idle;
-                    match parser.feed(&bytes) {
-                        Ok(items) => {
-                            for item in items {
-                                self.handle(source, context, item, &mut pending);
-                            }
-                            if pending.is_full(context.batch_max_posts)
-                                && pending.flush(context).await.is_err()
-                            {
-                                return Ok(());
-                            }
-                            continue;
-                        }
-                        Err(message) => {
-                            Failure::new(ErrorKind::InvalidJson, format!("{what}: {message}"))
-                        }
+            self.retry = events.retry().or(self.retry);
+            match next {
+                Ok(Some(event)) => {
+                    self.handle(source, context, event, &mut pending);
+                    if pending.is_full(context.batch_max_posts)
+                        && pending.flush(context).await.is_err()
+                    {
+                        return Ok(());
                     }
                 }
-                Ok(Ok(None)) => Failure::new(
-                    ErrorKind::Closed,
-                    format!("{what}: the server closed the stream"),
-                ),
-                Ok(Err(error)) => http::transport(&error, &what),
-                Err(_) => Failure::new(
-                    ErrorKind::Timeout,
-                    format!("{what}: no event or heartbeat for {} ms", idle.as_millis()),
-                ),
-            };
-            if pending.flush(context).await.is_err() {
-                return Ok(());
+                Ok(None) => {
+                    break Failure::new(
+                        ErrorKind::Closed,
+                        format!("{what}: the server closed the stream"),
+                    );
+                }
+                Err(SseError::Body(error)) => {
+                    break match error.downcast::<reqwest::Error>() {
+                        Ok(error) => http::transport(&error, &what),
+                        Err(error) => {
+                            Failure::new(ErrorKind::Connection, format!("{what}: {error}"))
+                        }
+                    };
+                }
+                Err(error) => {
+                    let kind = match &error {
+                        SseError::Idle(_) => ErrorKind::Timeout,
+                        _ => ErrorKind::InvalidJson,
+                    };
+                    break Failure::new(kind, format!("{what}: {error}"));
+                }
             }
-            return Err(failure.into());
+        };
+        // A connection that carried anything, heartbeats included, worked:
+        // the next reconnect starts from the shortest wait.
+        if events.heard_from_server() {
+            self.backoff.reset();
         }
+        if pending.flush(context).await.is_err() {
+            return Ok(());
+        }
+        Err(failure.into())
     }
 
     /// Fetches what was posted since the cursor over REST; `false` on shutdown.
@@ -189,17 +200,10 @@ impl Stream {
         &mut self,
         source: &MastodonSource,
         context: &SourceContext,
-        item: SseItem,
+        event: SseEvent,
         pending: &mut PendingBatch<MastodonCursor>,
     ) {
-        let (event, data) = match item {
-            SseItem::Heartbeat => {
-                self.backoff.reset();
-                return;
-            }
-            SseItem::Event { event, data } => (event, data),
-        };
-        self.backoff.reset();
+        let SseEvent { event, data } = event;
         match event.as_str() {
             "update" => {
                 context.metrics.add_fetched(1);

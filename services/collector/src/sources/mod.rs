@@ -10,6 +10,8 @@ mod mastodon_status;
 pub mod mastodon_stream;
 pub mod socket;
 mod sse;
+#[cfg(test)]
+mod sse_timing;
 pub mod weibo;
 pub mod weibo_feeds;
 pub mod weibo_mobile;

@@ -353,3 +353,30 @@ async fn a_silent_stream_times_out_and_reconnects() {
     test.shutdown.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_retry_field_sets_the_least_wait_before_reconnecting() {
+    let instance = Instance::default();
+    instance.stream(
+        vec![
+            "retry: 1500\n\n".into(),
+            event("update", &status(1).to_string()),
+        ],
+        Duration::ZERO,
+    );
+    instance.stream(vec![], Duration::from_secs(30));
+    let server = instance.serve().await;
+    let mut test = TestContext::new("m", None);
+    let source =
+        MastodonSource::new(&settings(&[&server], ""), 0, Some(Secret::new("tok"))).unwrap();
+    let task = spawn(source.run(test.context.clone()));
+    let (posts, _) = test.posts(1, LIMIT).await;
+    assert_eq!(ids(&posts), post_ids(&server, 1..=1));
+    eventually(LIMIT, "reconnected", || server.requests_to(STREAM).len() == 2).await;
+    let streams = server.requests_to(STREAM);
+    // The backoff alone waits at most 200 ms here.
+    let gap = streams[1].at - streams[0].at;
+    assert!(gap >= Duration::from_millis(1500), "reconnected after {gap:?}");
+    test.shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
