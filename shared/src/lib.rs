@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod post;
 pub mod quirks;
 pub mod records;
+pub mod retry;
 pub mod rules_file;
 pub mod sanitize;
 pub mod secret;

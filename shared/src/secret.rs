@@ -1,7 +1,11 @@
-//! A string that never shows itself in logs or debug output.
+//! A string that never shows itself in logs or debug output, and the ways
+//! a service reads one at startup: an `env:`/`file:` [`SecretSource`], or a
+//! pair of config keys naming an environment variable and a file
+//! ([`load_secret`], [`load_token`]). The one secret type of every service.
 
 use std::cell::Cell;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -82,6 +86,88 @@ impl SecretSource {
     }
 }
 
+/// Why a secret named by config keys could not be read. The messages name
+/// the config key and the variable or file, never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The file cannot be read.
+    #[error("{key}: cannot read {}: {error}", path.display())]
+    Unreadable {
+        /// The config key naming the file.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file holds only white space.
+    #[error("{key}: {} is empty", path.display())]
+    EmptyFile {
+        /// The config key naming the file.
+        key: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The environment variable is set but empty.
+    #[error("{key}: the environment variable {variable} is empty")]
+    EmptyVariable {
+        /// The config key naming the variable.
+        key: String,
+        /// The variable.
+        variable: String,
+    },
+}
+
+/// Reads a token from the file `file` if set, else from the environment
+/// variable `env`, else `None`. `key` is the config key prefix for messages
+/// (`weibo` for `weibo.access_token_env` / `weibo.access_token_file`). An
+/// empty token is an error: it can only be a mistake.
+pub fn load_token(key: &str, env: &str, file: &Path) -> Result<Option<Secret>, SecretError> {
+    load_secret(
+        &format!("{key}.access_token_env"),
+        &format!("{key}.access_token_file"),
+        env,
+        file,
+    )
+}
+
+/// As [`load_token`], with the config keys of the variable and the file
+/// given in full (`weibo_mobile.cookie_env`, `weibo_mobile.cookie_file`).
+/// Surrounding white space is trimmed.
+pub fn load_secret(
+    env_key: &str,
+    file_key: &str,
+    env: &str,
+    file: &Path,
+) -> Result<Option<Secret>, SecretError> {
+    if !file.as_os_str().is_empty() {
+        let text = std::fs::read_to_string(file).map_err(|error| SecretError::Unreadable {
+            key: file_key.to_owned(),
+            path: file.to_owned(),
+            error,
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(SecretError::EmptyFile {
+                key: file_key.to_owned(),
+                path: file.to_owned(),
+            });
+        }
+        return Ok(Some(Secret::new(token)));
+    }
+    if env.is_empty() {
+        return Ok(None);
+    }
+    match std::env::var(env) {
+        Ok(token) if !token.trim().is_empty() => Ok(Some(Secret::new(token.trim()))),
+        Ok(_) => Err(SecretError::EmptyVariable {
+            key: env_key.to_owned(),
+            variable: env.to_owned(),
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 thread_local! {
     static REDACT: Cell<bool> = const { Cell::new(false) };
 }
@@ -135,6 +221,27 @@ mod tests {
         assert_eq!(
             missing.read().unwrap_err(),
             "environment variable WEIBOSTREAM_TEST_SURELY_UNSET is not set"
+        );
+    }
+
+    #[test]
+    fn loads_from_a_file_and_names_the_key_on_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "  tok\n").unwrap();
+        let token = load_token("weibo", "", &path).unwrap();
+        assert_eq!(token.map(|t| t.expose().to_owned()).as_deref(), Some("tok"));
+        std::fs::write(&path, "\n").unwrap();
+        let error = load_token("weibo", "", &path).unwrap_err().to_string();
+        assert!(error.starts_with("weibo.access_token_file:"), "{error}");
+        let error = load_token("weibo", "", &dir.path().join("none"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cannot read"), "{error}");
+        assert!(
+            load_token("weibo", "WEIBOSTREAM_TEST_SURELY_UNSET", Path::new(""))
+                .unwrap()
+                .is_none()
         );
     }
 

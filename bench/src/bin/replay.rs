@@ -1,6 +1,8 @@
-//! Replays the filter's per-post work (decode, match the 20 benchmark rules,
-//! encode the matched record) over synthetic posts, without a broker:
-//! for instruction counts that do not depend on how busy the machine is.
+//! Replays the filter's per-post step (`weibostream_filter::step::PostStep`:
+//! decode, match the 20 benchmark rules, analyze, encode the matched record),
+//! the same function the filter's run loop calls, over synthetic posts and
+//! without a broker: for instruction counts that do not depend on how busy
+//! the machine is.
 //!
 //! `valgrind --tool=callgrind target/release/replay 20000` (or without
 //! valgrind for ns/post on a quiet machine); `replay 20000 MODEL` adds the
@@ -22,13 +24,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use weibostream_collector::synthetic::SyntheticPosts;
-use weibostream_filter::analysis::PostAnalyzer;
 use weibostream_filter::classify::Classifier;
 use weibostream_filter::config::TrendingConfig;
-use weibostream_filter::decode::decode_post;
-use weibostream_filter::output::MatchedEncoder;
 use weibostream_filter::reload::ActiveRules;
 use weibostream_filter::rules::MatchOptions;
+use weibostream_filter::step::{Outcome, PostStep};
 
 const RULES: &str = include_str!("../../rules20.toml");
 
@@ -82,19 +82,17 @@ fn replay_posts(
         enabled: model.is_some(),
         ..TrendingConfig::default()
     };
-    let mut analyzer = PostAnalyzer::new(&trending, model);
-    let mut scratch = active.rules.scratch();
-    let mut matched = Vec::new();
-    let encoder = MatchedEncoder::new(&chrono::Utc::now(), "replay", active.rules.ids());
-    let mut out = Vec::with_capacity(4096);
+    let mut step = PostStep::new(active, &trending, model, 1 << 20);
+    step.start_batch(&chrono::Utc::now(), "replay");
     let mut matched_posts = 0;
     for (offset, record) in records.iter().enumerate() {
-        let post = decode_post(Some(record), 1 << 20).unwrap();
-        black_box(analyzer.analyze(&active, &post.text, &mut scratch, &mut matched));
-        if !matched.is_empty() {
-            encoder.encode(&matched, 0, offset as i64, None, record, &mut out);
-            black_box(&out);
-            matched_posts += 1;
+        match step.process(Some(record), 0, offset as i64) {
+            Outcome::Matched { record, .. } => {
+                black_box(record);
+                matched_posts += 1;
+            }
+            Outcome::Unmatched => {}
+            Outcome::Rejected(rejected) => panic!("a synthetic post was rejected: {rejected:?}"),
         }
     }
     matched_posts

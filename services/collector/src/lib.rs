@@ -13,8 +13,6 @@ mod live_validate;
 pub mod metrics;
 pub mod ops;
 pub mod publish;
-pub mod retry;
-pub mod secret;
 pub mod service;
 pub mod sources;
 pub mod synthetic;

@@ -20,7 +20,7 @@ use crate::config::{CollectorConfig, LiveSourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use crate::secret::{load_secret, load_token};
+use weibostream_shared::secret::{load_secret, load_token};
 use crate::service::RunSummary;
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
@@ -86,7 +86,8 @@ impl LivePlan {
             match kind {
                 LiveSourceKind::Weibo => {
                     let settings = &config.weibo;
-                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)?
+                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)
+                        .map_err(|e| e.to_string())?
                         .ok_or_else(|| {
                             format!(
                                 "weibo.access_token_env: the environment variable {} is not set; put a Weibo OAuth2 access token in it (or set weibo.access_token_file)",
@@ -116,7 +117,8 @@ impl LivePlan {
                             &key,
                             &instance.access_token_env,
                             &instance.access_token_file,
-                        )?;
+                        )
+                        .map_err(|e| e.to_string())?;
                         let source = MastodonSource::new(&config.mastodon, index, token)?;
                         add(source.name(), Runner::Mastodon(source), true);
                     }
@@ -254,7 +256,8 @@ fn mobile_client(
         "weibo_mobile.cookie_file",
         &settings.cookie_env,
         &settings.cookie_file,
-    )?
+    )
+    .map_err(|e| e.to_string())?
     .ok_or_else(|| {
         format!(
             "weibo_mobile.cookie_env: the environment variable {} is not set; log in at https://m.weibo.cn in a browser and put the request's Cookie header (with SUB=...) in it (or set weibo_mobile.cookie_file)",
@@ -383,7 +386,7 @@ async fn acknowledge(
 
 async fn log_metrics(metrics: CollectorMetrics, interval: Duration, stop: CancellationToken) {
     loop {
-        if !crate::retry::sleep(interval, &stop).await {
+        if !weibostream_shared::retry::sleep(interval, &stop).await {
             return;
         }
         metrics.log("periodic");

@@ -255,7 +255,7 @@ async fn follow_sources(
         } else {
             served.ready();
         }
-        if !crate::retry::sleep(READINESS_INTERVAL, &stop).await {
+        if !weibostream_shared::retry::sleep(READINESS_INTERVAL, &stop).await {
             return;
         }
     }

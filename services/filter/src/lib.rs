@@ -18,6 +18,7 @@ pub mod post_view;
 pub mod reload;
 pub mod rules;
 pub mod service;
+pub mod step;
 pub mod text;
 mod worker;
 

@@ -25,6 +25,7 @@ use crate::classify::Classifier;
 use crate::metrics::FilterMetrics;
 use crate::reload::{ActiveRules, ReloadHandle, RulesError, RulesWatcher};
 use crate::rules::RuleError;
+use crate::step::PostStep;
 use crate::worker::Worker;
 
 pub(crate) const SERVICE: &str = "filter";
@@ -103,7 +104,8 @@ impl ConsumerContext for FilterContext {
 /// A filter replica, built and ready to run.
 pub struct Filter {
     pub(crate) config: FilterConfig,
-    pub(crate) rules: ActiveRules,
+    /// The rules in force and the per-record step that applies them.
+    pub(crate) step: PostStep,
     pub(crate) watcher: RulesWatcher,
     pub(crate) classifier: Option<Arc<Classifier>>,
     pub(crate) replica: String,
@@ -161,9 +163,15 @@ impl Filter {
         )?;
         let watcher = RulesWatcher::new(path, text);
         let replica = config.effective_replica_id();
+        let step = PostStep::new(
+            rules,
+            &config.trending,
+            classifier.clone(),
+            config.max_record_bytes,
+        );
         Ok(Filter {
             config,
-            rules,
+            step,
             watcher,
             classifier,
             replica,
@@ -201,7 +209,8 @@ impl Filter {
         let metrics = FilterMetrics::register(&mut registry, config.batch_interval_ms);
         metrics.rules(
             &self
-                .rules
+                .step
+                .rules()
                 .rules
                 .ids()
                 .map(str::to_string)
@@ -268,7 +277,7 @@ impl Filter {
             &[&topics.matched, &topics.reports, &topics.dlq],
         );
         tracing::info!(replica = %self.replica, group = %config.group, topic = %topics.raw,
-            rules = self.rules.rules.len(), interval_ms = config.batch_interval_ms,
+            rules = self.step.rules().rules.len(), interval_ms = config.batch_interval_ms,
             trending = config.trending.enabled, classifier = self.classifier.is_some(),
             "filter started");
 

@@ -18,15 +18,13 @@ use weibostream_shared::quirks::resume::{GroupResumer, PendingStarts};
 use weibostream_shared::quirks::{self, JoinWatch};
 
 use crate::acks::{self, AckProducer, BatchAcks};
-use crate::analysis::PostAnalyzer;
 use crate::batch::{OpenBatch, batch_end};
 use crate::closing::{CloseTargets, ClosedBatch, ClosingBatch};
-use crate::decode::decode_post;
 use crate::metrics::{FilterMetrics, LagTrend};
-use crate::output::{MatchedEncoder, dead_letter_headers};
+use crate::output::dead_letter_headers;
 use crate::reload::ActiveRules;
-use crate::rules::MatchScratch;
 use crate::service::{Filter, FilterContext};
+use crate::step::Outcome;
 
 /// Records handled per trip through the run loop at most, so a full
 /// consumer queue cannot hold off the batch deadline, a reload or shutdown
@@ -38,14 +36,8 @@ pub(crate) struct Worker<'a> {
     filter: Filter,
     producer: &'a AckProducer,
     rule_ids: Vec<String>,
-    scratch: MatchScratch,
-    matched: Vec<usize>,
-    analyzer: PostAnalyzer,
     /// Reloaded rules waiting for the next batch boundary.
     staged: Option<ActiveRules>,
-    /// Encodes the open batch's matched records.
-    encoder: MatchedEncoder,
-    out: Vec<u8>,
     /// Acknowledgements of the open batch's records.
     acks: Arc<BatchAcks>,
     busy: Duration,
@@ -72,17 +64,11 @@ impl<'a> Worker<'a> {
         metrics: FilterMetrics,
         starts: Option<Arc<PendingStarts>>,
     ) -> Self {
-        let analyzer = PostAnalyzer::new(&filter.config.trending, filter.classifier.clone());
         Worker {
-            rule_ids: filter.rules.rules.ids().map(str::to_string).collect(),
-            scratch: filter.rules.rules.scratch(),
+            rule_ids: filter.step.rules().rules.ids().map(str::to_string).collect(),
             filter,
             producer,
-            matched: Vec::new(),
-            analyzer,
             staged: None,
-            encoder: MatchedEncoder::new(&Utc::now(), "", []),
-            out: Vec::with_capacity(4096),
             acks: BatchAcks::new(),
             busy: Duration::ZERO,
             metrics: metrics.clone(),
@@ -119,12 +105,7 @@ impl<'a> Worker<'a> {
             let wait = (end - now).to_std().unwrap_or(Duration::ZERO);
             let deadline = tokio::time::Instant::now() + wait;
             let mut batch = OpenBatch::new(end, self.rule_ids.len());
-            self.encoder = MatchedEncoder::new(
-                &end,
-                &self.filter.replica,
-                self.rule_ids.iter().map(String::as_str),
-            );
-            self.analyzer.start_batch(self.rule_ids.len());
+            self.filter.step.start_batch(&end, &self.filter.replica);
             let batch_over = tokio::time::sleep_until(deadline);
             tokio::pin!(batch_over);
             let stopping = loop {
@@ -225,8 +206,7 @@ impl<'a> Worker<'a> {
     fn install_staged_rules(&mut self) {
         if let Some(active) = self.staged.take() {
             self.rule_ids = active.rules.ids().map(str::to_string).collect();
-            self.scratch = active.rules.scratch();
-            self.filter.rules = active;
+            self.filter.step.set_rules(active);
             self.metrics.rules(&self.rule_ids);
             tracing::info!(replica = %self.filter.replica, rules = ?self.rule_ids, "rules reloaded");
         }
@@ -272,38 +252,16 @@ impl<'a> Worker<'a> {
         }
         let config = &self.filter.config;
         batch.record_read(partition, offset);
-        match decode_post(message.payload(), config.max_record_bytes) {
-            Ok(post) => {
-                let verdict = self.analyzer.analyze(
-                    &self.filter.rules,
-                    &post.text,
-                    &mut self.scratch,
-                    &mut self.matched,
-                );
-                batch.post_processed(&self.matched);
-                if !self.matched.is_empty() {
-                    let label = verdict.and_then(|v| {
-                        self.analyzer
-                            .label_name(&v)
-                            .map(|name| (name, v.probability))
-                    });
-                    let payload = message.payload().unwrap_or_default();
-                    self.encoder.encode(
-                        &self.matched,
-                        partition,
-                        offset,
-                        label,
-                        payload,
-                        &mut self.out,
-                    );
-                    let record =
-                        BaseRecord::with_opaque_to(&config.topics.matched, self.acks.clone())
-                            .key(&*post.id)
-                            .payload(&self.out);
-                    acks::send(self.producer, record).await?;
-                }
+        match self.filter.step.process(message.payload(), partition, offset) {
+            Outcome::Unmatched => batch.post_processed(&[]),
+            Outcome::Matched { rules, key, record } => {
+                batch.post_processed(rules);
+                let record = BaseRecord::with_opaque_to(&config.topics.matched, self.acks.clone())
+                    .key(&*key)
+                    .payload(record);
+                acks::send(self.producer, record).await?;
             }
-            Err(rejected) => {
+            Outcome::Rejected(rejected) => {
                 tracing::warn!(partition, offset, reason = %rejected.reason, error = %rejected.detail,
                     "undecodable record sent to the dead-letter topic");
                 batch.dead_lettered();
@@ -361,7 +319,7 @@ impl<'a> Worker<'a> {
                 Vec::new()
             }
         };
-        let trending = self.analyzer.close_batch();
+        let trending = self.filter.step.close_batch();
         self.metrics.producer_queue(self.producer.in_flight_count());
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
             self.rejoin_if_never_joined(consumer);

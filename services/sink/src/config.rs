@@ -39,7 +39,8 @@ pub struct SinkConfig {
     /// or `host=... user=...`. Set it from the environment (`SINK__POSTGRES_URL`)
     /// when it holds a password; it is never printed.
     pub postgres_url: Option<Secret>,
-    /// First wait before retrying a store or file that could not be written; doubles each time.
+    /// First wait before retrying a store or file that could not be written;
+    /// doubles each time, each wait drawn from its upper half (jitter).
     pub store_retry_initial_ms: u64,
     /// Longest wait between write retries.
     pub store_retry_max_ms: u64,
@@ -133,7 +134,8 @@ pub struct AlertSettings {
     pub timeout_ms: u64,
     /// Tries per alert and channel before it is given up (logged, counted).
     pub attempts: u32,
-    /// First wait before sending again; doubles each time.
+    /// First wait before sending again; doubles each time, each wait drawn
+    /// from its upper half (jitter).
     pub retry_initial_ms: u64,
     /// Longest wait between tries.
     pub retry_max_ms: u64,

@@ -16,7 +16,6 @@ pub mod metrics;
 pub mod offsets;
 pub mod outputs;
 pub mod print;
-pub mod retry;
 pub mod service;
 pub mod store;
 pub mod topology;

@@ -15,6 +15,7 @@ use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::http::{self, HttpServer, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::retry::RetryGate;
 use weibostream_shared::{BatchReport, MatchedPost, TopicRole};
 
 use crate::SinkConfig;
@@ -29,7 +30,6 @@ use crate::merge::{Block, Merger};
 use crate::metrics::SinkMetrics;
 use crate::offsets::{OffsetTracker, Receipt};
 use crate::outputs::Outputs;
-use crate::retry::Retry;
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::topology::{self, PartitionCounts};
 use weibostream_shared::quirks::resume::{self, Resumer};
@@ -238,7 +238,10 @@ impl Sink {
         let mut outputs = Outputs::new(config, jsonl, store, alerts, metrics.clone());
         let mut backlog = VecDeque::new();
         let mut done = Vec::new();
-        let mut retry = Retry::new(config.store_retry_initial_ms, config.store_retry_max_ms);
+        let mut retry = RetryGate::new(
+            Duration::from_millis(config.store_retry_initial_ms),
+            Duration::from_millis(config.store_retry_max_ms),
+        );
         let mut tick = tokio::time::interval(TICK);
         let mut last_lag = tokio::time::Instant::now();
         loop {

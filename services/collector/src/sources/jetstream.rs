@@ -93,7 +93,7 @@ impl JetstreamSource {
         context: &SourceContext,
         cursor: &mut Option<u64>,
         seen: &mut SeenIds<String>,
-        backoff: &mut crate::retry::Backoff,
+        backoff: &mut weibostream_shared::retry::Backoff,
     ) -> Result<(), Failure> {
         let url = self.url(*cursor);
         let connect = Duration::from_millis(self.settings.connect_timeout_ms);

@@ -18,8 +18,8 @@ use super::http::{self, Response};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{MastodonInstance, MastodonSettings};
 use crate::metrics::ErrorKind;
-use crate::retry::Pacer;
-use crate::secret::Secret;
+use weibostream_shared::retry::Pacer;
+use weibostream_shared::secret::Secret;
 
 /// What a Mastodon source saves after each acknowledged batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

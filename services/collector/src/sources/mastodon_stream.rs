@@ -14,7 +14,7 @@ use super::mastodon::{MastodonCursor, MastodonSource};
 use super::sse::{SseError, SseEvent, SseEvents};
 use super::{Failure, FetchError, PendingBatch, SeenIds, SourceContext, SourceError, until};
 use crate::metrics::ErrorKind;
-use crate::retry::Pacer;
+use weibostream_shared::retry::Pacer;
 
 /// Streams until shutdown, reconnecting after transient errors.
 pub async fn run(source: MastodonSource, context: SourceContext) -> Result<(), SourceError> {
@@ -50,7 +50,7 @@ pub async fn run(source: MastodonSource, context: SourceContext) -> Result<(), S
 struct Stream {
     since_id: Option<String>,
     seen: SeenIds<String>,
-    backoff: crate::retry::Backoff,
+    backoff: weibostream_shared::retry::Backoff,
     /// The last `retry:` the server sent.
     retry: Option<Duration>,
 }

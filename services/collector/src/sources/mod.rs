@@ -30,7 +30,7 @@ use weibostream_shared::Post;
 use crate::config::RetrySettings;
 use crate::cursor::CursorFile;
 use crate::metrics::{ErrorKind, SourceMetrics};
-use crate::retry::Backoff;
+use weibostream_shared::retry::Backoff;
 
 /// Posts of one source and the cursor that follows them.
 #[derive(Debug)]
@@ -137,7 +137,7 @@ impl SourceContext {
             failure.message,
             delay.as_secs_f64()
         );
-        crate::retry::sleep(delay, &self.shutdown).await
+        weibostream_shared::retry::sleep(delay, &self.shutdown).await
     }
 }
 

@@ -46,7 +46,7 @@ impl SocketSource {
                 Ok(Ended::Closed { lines }) if lines > 0 => {
                     tracing::info!(source = %context.name, lines, "the feeder closed the connection; reconnecting");
                     backoff.reset();
-                    if !crate::retry::sleep(delay, &context.shutdown).await {
+                    if !weibostream_shared::retry::sleep(delay, &context.shutdown).await {
                         return Ok(());
                     }
                     continue;

@@ -17,8 +17,8 @@ use super::Failure;
 use super::http::{self, Response};
 use crate::config::WeiboMobileSettings;
 use crate::metrics::{ErrorKind, SourceMetrics};
-use crate::retry::{Backoff, Pacer, sleep_until};
-use crate::secret::Secret;
+use weibostream_shared::retry::{Backoff, Pacer, sleep_until};
+use weibostream_shared::secret::Secret;
 
 /// `card_type` of a card carrying an `mblog`.
 const MBLOG_CARD: u64 = 9;

@@ -17,7 +17,7 @@ use weibostream_collector::config::{
 };
 use weibostream_collector::cursor::CursorFile;
 use weibostream_collector::metrics::ErrorKind;
-use weibostream_collector::secret::Secret;
+use weibostream_shared::secret::Secret;
 use weibostream_collector::sources::weibo_feeds::MobileSource;
 use weibostream_collector::sources::weibo_mobile::MobileClient;
 use weibostream_shared::Post;

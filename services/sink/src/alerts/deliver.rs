@@ -1,7 +1,8 @@
 //! Sending fired alerts: one task and one bounded queue per channel, so a
 //! slow or failing endpoint delays only its own alerts, and the stream only
 //! ever hands an alert over without waiting (a full queue drops it, logged
-//! and counted). Each alert is tried `attempts` times with a doubling wait.
+//! and counted). Each alert is tried `attempts` times with a doubling, jittered wait
+//! (`weibostream_shared::retry::Backoff`).
 //!
 //! Message shapes and signatures follow each service's documentation:
 //! - generic webhook: the [`Fired`] alert as JSON;
@@ -26,6 +27,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use weibostream_shared::retry::Backoff;
 use weibostream_shared::secret::Secret;
 
 use super::Fired;
@@ -262,8 +264,10 @@ async fn run_channel(
     metrics: SinkMetrics,
 ) {
     while let Some(fired) = receiver.recv().await {
-        let mut wait = Duration::from_millis(settings.retry_initial_ms);
-        let max_wait = Duration::from_millis(settings.retry_max_ms);
+        let mut backoff = Backoff::new(
+            Duration::from_millis(settings.retry_initial_ms),
+            Duration::from_millis(settings.retry_max_ms),
+        );
         for attempt in 1..=settings.attempts {
             match send_once(&client, &channel, &fired).await {
                 Ok(()) => {
@@ -272,10 +276,12 @@ async fn run_channel(
                     break;
                 }
                 Err(error) if attempt < settings.attempts => {
+                    let wait = backoff.next_delay(None);
                     tracing::warn!(channel = %channel.name, rule = %fired.rule, attempt, %error,
                         retry_in_ms = wait.as_millis() as u64, "alert not delivered; retrying");
+                    // Not cut short by shutdown: `Dispatcher::finish` gives
+                    // queued alerts their deadline, retries included.
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(max_wait);
                 }
                 Err(error) => {
                     metrics.alert_delivered(&channel.name, "failed", 1);

@@ -1,5 +1,8 @@
-//! Waiting between requests: exponential backoff with jitter after transient
-//! errors, and a jittered pace for polling within a rate-limit budget.
+//! Waiting between tries, the one way every service does it: exponential
+//! backoff with jitter after transient errors ([`Backoff`]; [`RetryGate`]
+//! for a loop that must keep running while it waits), a jittered pace for
+//! polling within a rate-limit budget ([`Pacer`]), and sleeps that end
+//! early on shutdown.
 
 use std::time::Duration;
 
@@ -50,6 +53,50 @@ impl Backoff {
             Some(hint) => jittered.max(hint.min(MAX_SERVER_HINT) + jitter(self.initial)),
             None => jittered,
         }
+    }
+}
+
+/// A [`Backoff`] for a loop that keeps running while it waits (the sink
+/// keeps consuming while an output is down): it says when the next try is
+/// due instead of sleeping.
+#[derive(Debug, Clone)]
+pub struct RetryGate {
+    backoff: Backoff,
+    next: Option<Instant>,
+}
+
+impl RetryGate {
+    /// A gate whose waits start at `initial` and are capped at `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        RetryGate {
+            backoff: Backoff::new(initial, max),
+            next: None,
+        }
+    }
+
+    /// Whether a try may be made now.
+    pub fn due(&self) -> bool {
+        self.next.is_none_or(|next| Instant::now() >= next)
+    }
+
+    /// Whether the last try failed.
+    pub fn failing(&self) -> bool {
+        self.backoff.attempt() > 0
+    }
+
+    /// Records a failure; returns the wait before the next try.
+    pub fn failed(&mut self) -> Duration {
+        let wait = self.backoff.next_delay(None);
+        self.next = Some(Instant::now() + wait);
+        wait
+    }
+
+    /// Records a success; `true` if it ends a run of failures.
+    pub fn succeeded(&mut self) -> bool {
+        let was_failing = self.failing();
+        self.backoff.reset();
+        self.next = None;
+        was_failing
     }
 }
 
@@ -139,6 +186,20 @@ mod tests {
         assert!(backoff.next_delay(None) <= Duration::from_millis(100));
         let hinted = backoff.next_delay(Some(Duration::from_secs(30)));
         assert!(hinted >= Duration::from_secs(30) && hinted <= Duration::from_millis(30_100));
+    }
+
+    #[test]
+    fn the_gate_holds_tries_back_until_due() {
+        let mut gate = RetryGate::new(Duration::from_secs(60), Duration::from_secs(120));
+        assert!(gate.due() && !gate.failing());
+        let wait = gate.failed();
+        assert!(wait >= Duration::from_secs(30) && wait <= Duration::from_secs(60));
+        assert!(!gate.due() && gate.failing());
+        assert!(gate.succeeded());
+        assert!(gate.due() && !gate.succeeded());
+        let mut quick = RetryGate::new(Duration::ZERO, Duration::ZERO);
+        quick.failed();
+        assert!(quick.due() && quick.failing());
     }
 
     #[test]
