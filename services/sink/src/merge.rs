@@ -55,6 +55,19 @@ impl Block {
     }
 }
 
+/// A block as the merger finishes it, with the posts de-duplication took
+/// out of it when the merger keeps them (see [`Merger::keep_redelivered`]).
+#[derive(Debug)]
+pub struct Ready {
+    /// The block to output.
+    pub block: Block,
+    /// Posts dropped from the block as output before. The outputs skip
+    /// them; a store gets them again, because "output" does not mean
+    /// "stored": the sink may have stopped between the two, and the store
+    /// ignores the ones it has.
+    pub redelivered: Vec<MatchedPost>,
+}
+
 /// A matched record's value as read from the topic, fit to be written as
 /// one JSON line (`None`: it holds a line break, and is re-encoded).
 pub type RawRecord = Option<Box<[u8]>>;
@@ -77,6 +90,7 @@ pub struct Merger {
     last_output: Option<DateTime<Utc>>,
     stragglers: BTreeMap<DateTime<Utc>, Pending>,
     seen: Dedupe,
+    keep_redelivered: bool,
 }
 
 impl Merger {
@@ -89,7 +103,15 @@ impl Merger {
             last_output: None,
             stragglers: BTreeMap::new(),
             seen,
+            keep_redelivered: false,
         }
+    }
+
+    /// Keeps the posts de-duplication drops, in [`Ready::redelivered`]
+    /// (for a store; without one they are dropped at once).
+    pub fn keep_redelivered(mut self) -> Self {
+        self.keep_redelivered = true;
+        self
     }
 
     /// Updates the partition count (the topic may have grown).
@@ -132,7 +154,7 @@ impl Merger {
 
     /// Outputs, in batch-time order, every batch that is complete or past its
     /// grace period, then any stragglers. A batch waits for earlier ones.
-    pub fn ready(&mut self, now: DateTime<Utc>) -> Vec<Block> {
+    pub fn ready(&mut self, now: DateTime<Utc>) -> Vec<Ready> {
         let mut blocks = Vec::new();
         while let Some((&batch_time, pending)) = self.pending.first_key_value() {
             let missing = self.missing_partitions(pending);
@@ -161,7 +183,7 @@ impl Merger {
     }
 
     /// Outputs everything pending now (used on shutdown).
-    pub fn flush_all(&mut self) -> Vec<Block> {
+    pub fn flush_all(&mut self) -> Vec<Ready> {
         let far_future = self
             .pending
             .last_key_value()
@@ -192,10 +214,11 @@ impl Merger {
         batch_time: DateTime<Utc>,
         pending: Pending,
         completion: Completion,
-    ) -> Block {
+    ) -> Ready {
         let mut duplicates_dropped = 0;
         let mut posts = Vec::with_capacity(pending.posts.len());
         let mut raw = Vec::with_capacity(pending.raw.len());
+        let mut redelivered = Vec::new();
         let mut raw_records = pending.raw.into_iter();
         for post in pending.posts {
             let record = raw_records.next();
@@ -204,9 +227,12 @@ impl Merger {
                 raw.extend(record);
             } else {
                 duplicates_dropped += 1;
+                if self.keep_redelivered {
+                    redelivered.push(post);
+                }
             }
         }
-        Block {
+        let block = Block {
             batch_time,
             posts,
             raw,
@@ -215,7 +241,8 @@ impl Merger {
             partition_count: self.partition_count,
             completion,
             receipts: pending.receipts,
-        }
+        };
+        Ready { block, redelivered }
     }
 }
 
@@ -297,6 +324,10 @@ pub(crate) mod tests {
         }
     }
 
+    fn blocks_of(m: &mut Merger, now: DateTime<Utc>) -> Vec<Block> {
+        m.ready(now).into_iter().map(|ready| ready.block).collect()
+    }
+
     fn merger() -> Merger {
         Merger::new(4, std::time::Duration::from_secs(10), Dedupe::new(100))
     }
@@ -305,14 +336,14 @@ pub(crate) mod tests {
     fn waits_for_every_partition_and_every_match() {
         let mut m = merger();
         m.add_report(report(5, "a", &[0, 1], 1), receipt(0));
-        assert!(m.ready(t(6)).is_empty());
+        assert!(blocks_of(&mut m, t(6)).is_empty());
         m.add_report(report(5, "b", &[2, 3], 0), receipt(1));
         assert!(
-            m.ready(t(6)).is_empty(),
+            blocks_of(&mut m, t(6)).is_empty(),
             "replica a's match has not arrived"
         );
         m.add_post(matched("1", 5, "a"), None, receipt(2));
-        let blocks = m.ready(t(6));
+        let blocks = blocks_of(&mut m, t(6));
         assert_eq!(blocks.len(), 1);
         assert_eq!(blocks[0].completion, Completion::Complete);
         assert_eq!(blocks[0].posts.len(), 1);
@@ -325,10 +356,10 @@ pub(crate) mod tests {
         m.add_report(report(5, "a", &[0, 1, 2], 0), receipt(0));
         m.add_report(report(10, "a", &[0, 1, 2, 3], 0), receipt(1));
         assert!(
-            m.ready(t(14)).is_empty(),
+            blocks_of(&mut m, t(14)).is_empty(),
             "batch 10 is complete but waits for batch 5"
         );
-        let blocks = m.ready(t(15));
+        let blocks = blocks_of(&mut m, t(15));
         assert_eq!(blocks.len(), 2);
         assert_eq!(
             blocks[0].completion,
@@ -346,7 +377,7 @@ pub(crate) mod tests {
         m.add_post(matched("1", 5, "a"), Some(b"{\"dup\":1}"), receipt(1));
         m.add_post(matched("2", 5, "a"), Some(b"{\n}"), receipt(2));
         m.add_report(report(5, "a", &[0, 1, 2, 3], 3), receipt(3));
-        let blocks = m.ready(t(5));
+        let blocks = blocks_of(&mut m, t(5));
         assert_eq!(blocks[0].posts.len(), 2);
         let first: Option<&[u8]> = blocks[0].raw[0].as_deref();
         assert_eq!(first, Some(&b"{\"one\":1}"[..]));
@@ -362,17 +393,38 @@ pub(crate) mod tests {
         m.add_post(matched("1", 5, "a"), None, receipt(0));
         m.add_post(matched("1", 5, "a"), None, receipt(1));
         m.add_report(report(5, "a", &[0, 1, 2, 3], 2), receipt(2));
-        let blocks = m.ready(t(5));
+        let blocks = blocks_of(&mut m, t(5));
         assert_eq!(blocks[0].posts.len(), 1);
         assert_eq!(blocks[0].duplicates_dropped, 1);
         m.add_post(matched("1", 10, "b"), None, receipt(3));
         m.add_post(matched("2", 5, "c"), None, receipt(4));
         m.add_report(report(10, "b", &[0, 1, 2, 3], 1), receipt(5));
-        let blocks = m.ready(t(10));
+        let blocks = blocks_of(&mut m, t(10));
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[0].posts.len(), 0);
         assert_eq!(blocks[0].duplicates_dropped, 1);
         assert_eq!(blocks[1].completion, Completion::Straggler);
         assert_eq!(blocks[1].posts[0].post.id, "weibo:2");
+    }
+
+    #[test]
+    fn redelivered_posts_are_kept_for_a_store_when_asked() {
+        let mut m = merger().keep_redelivered();
+        m.add_post(matched("1", 5, "a"), None, receipt(0));
+        m.add_report(report(5, "a", &[0, 1, 2, 3], 1), receipt(1));
+        assert!(m.ready(t(5))[0].redelivered.is_empty());
+        m.add_post(matched("1", 10, "a"), None, receipt(2));
+        m.add_report(report(10, "a", &[0, 1, 2, 3], 1), receipt(3));
+        let ready = m.ready(t(10));
+        assert!(ready[0].block.posts.is_empty());
+        assert_eq!(ready[0].block.duplicates_dropped, 1);
+        assert_eq!(ready[0].redelivered.len(), 1);
+        assert_eq!(ready[0].redelivered[0].post.id, "weibo:1");
+
+        let mut plain = merger();
+        plain.add_post(matched("1", 5, "a"), None, receipt(0));
+        plain.add_post(matched("1", 5, "a"), None, receipt(1));
+        plain.add_report(report(5, "a", &[0, 1, 2, 3], 2), receipt(2));
+        assert!(plain.ready(t(5))[0].redelivered.is_empty());
     }
 }

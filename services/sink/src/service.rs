@@ -1,5 +1,6 @@
 //! The sink's run loop: read matches and reports, merge them into blocks,
-//! output each block, then commit what it accounted for.
+//! output each block, hand it to the store's writer, then commit what it
+//! accounted for once it is stored.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -26,10 +27,11 @@ use crate::dedupe::Dedupe;
 use crate::history::History;
 use crate::jsonl::JsonLinesOutput;
 use crate::lag::ConsumerLag;
-use crate::merge::{Block, Merger};
+use crate::merge::Merger;
 use crate::metrics::SinkMetrics;
 use crate::offsets::{OffsetTracker, Receipt};
 use crate::outputs::Outputs;
+use crate::store::writer::{QUEUE_BLOCKS, StoreEvent, StoreWriter};
 use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::topology::{self, PartitionCounts};
 use weibostream_shared::quirks::resume::{self, Resumer};
@@ -234,14 +236,30 @@ impl Sink {
             Duration::from_millis(config.grace_ms),
             seen,
         );
+        if store.is_some() {
+            merger = merger.keep_redelivered();
+        }
+        let backoff = || {
+            RetryGate::new(
+                Duration::from_millis(config.store_retry_initial_ms),
+                Duration::from_millis(config.store_retry_max_ms),
+            )
+        };
+        let writer =
+            store.map(|store| StoreWriter::start(store, alerts, backoff(), metrics.clone()));
         let mut tracker = OffsetTracker::default();
-        let mut outputs = Outputs::new(config, jsonl, store, alerts, metrics.clone());
-        let mut backlog = VecDeque::new();
-        let mut done = Vec::new();
-        let mut retry = RetryGate::new(
-            Duration::from_millis(config.store_retry_initial_ms),
-            Duration::from_millis(config.store_retry_max_ms),
+        let mut outputs = Outputs::new(
+            config,
+            jsonl,
+            writer,
+            self.dashboard.clone(),
+            metrics.clone(),
         );
+        let mut backlog = VecDeque::new();
+        let mut retry = backoff();
+        // Why consumption is paused, if it is: an output or the store failing.
+        let mut store_failing: Option<String> = None;
+        let mut paused = false;
         let mut tick = tokio::time::interval(TICK);
         let mut last_lag = tokio::time::Instant::now();
         loop {
@@ -256,6 +274,21 @@ impl Sink {
                             partition_count, &mut merger, &mut assignment, &mut resumer);
                     }
                     Err(_) => watching_counts = false,
+                },
+                event = outputs.store_event() => match event {
+                    Some(StoreEvent::Stored(receipts)) => {
+                        for receipt in &receipts {
+                            tracker.done(receipt);
+                        }
+                        store_failing = None;
+                        commit(&consumer, &mut tracker, CommitMode::Async);
+                    }
+                    Some(StoreEvent::Failed { error, .. }) => {
+                        store_failing = Some(error);
+                        // Partitions assigned since the last pause pause too.
+                        set_paused(&consumer, true);
+                    }
+                    None => anyhow::bail!("the store writer ended unexpectedly"),
                 },
                 message = consumer.recv() => match message {
                     Ok(message) => {
@@ -272,28 +305,21 @@ impl Sink {
             }
             backlog.extend(merger.ready(Utc::now()));
             metrics.pending_batches.set(merger.pending_batches() as i64);
+            let mut output_failing = None;
             if !backlog.is_empty() && retry.due() {
                 if retry.failing() {
                     metrics.output_write_retries.inc();
                 }
-                let result = outputs.drain(&mut backlog, &mut tracker, &mut done).await;
-                self.show(&mut done);
-                match result {
+                match outputs.drain(&mut backlog, &mut tracker) {
                     Ok(()) => {
                         if retry.succeeded() {
-                            tracing::info!("outputs writable again; resuming consumption");
-                            set_paused(&consumer, false);
-                            metrics.consumption_paused.set(0);
+                            tracing::info!("outputs writable again");
                         }
                         commit(&consumer, &mut tracker, CommitMode::Async);
                     }
                     Err(error) => {
                         let wait = retry.failed();
                         metrics.output_write_failures.inc();
-                        metrics.consumption_paused.set(1);
-                        self.readiness.not_ready(&format!(
-                            "cannot write output, consumption paused: {error:#}"
-                        ));
                         tracing::error!(
                             error = format!("{error:#}"),
                             retry_in_ms = wait.as_millis() as u64,
@@ -301,17 +327,41 @@ impl Sink {
                             "cannot write output; consumption paused, nothing committed past it"
                         );
                         set_paused(&consumer, true);
+                        output_failing = Some(format!("{error:#}"));
                     }
                 }
             }
-            if !retry.failing() && !self.readiness.is_ready() {
+            let failing = output_failing.as_ref().or(store_failing.as_ref());
+            if let Some(error) = failing {
+                self.readiness
+                    .not_ready(&format!("cannot write output, consumption paused: {error}"));
+            }
+            let failing = retry.failing() || store_failing.is_some();
+            // A store that is merely slow holds consumption back too, so
+            // blocks do not pile up in memory behind its queue.
+            let store_behind = backlog.len() > QUEUE_BLOCKS;
+            let pause = failing || store_behind;
+            if pause != paused {
+                paused = pause;
+                metrics.consumption_paused.set(i64::from(pause));
+                set_paused(&consumer, pause);
+                match (pause, failing) {
+                    (false, _) => tracing::info!("resuming consumption"),
+                    (true, false) => tracing::info!(
+                        blocks_waiting = backlog.len(),
+                        "the store is behind; consumption paused until it catches up"
+                    ),
+                    (true, true) => {}
+                }
+            }
+            if !failing && !self.readiness.is_ready() {
                 self.readiness.ready();
             }
             if last_lag.elapsed() >= LAG_REFRESH {
                 last_lag = tokio::time::Instant::now();
                 // Paused partitions get nothing by design.
                 if let Some(resumer) = &mut resumer
-                    && !retry.failing()
+                    && !paused
                 {
                     resumer.check_stalls(&consumer, context.lag.ends());
                 }
@@ -323,35 +373,49 @@ impl Sink {
         // Complete blocks only: an incomplete batch is left uncommitted and
         // will be merged again by the next sink run.
         self.readiness.not_ready("stopping");
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(config.shutdown_timeout_ms);
         backlog.extend(merger.ready(Utc::now()));
-        let result = outputs.drain(&mut backlog, &mut tracker, &mut done).await;
-        self.show(&mut done);
-        if let Err(error) = result {
+        loop {
+            if let Err(error) = outputs.drain(&mut backlog, &mut tracker) {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "final output failed; those batches will be redelivered"
+                );
+                break;
+            }
+            if backlog.is_empty() {
+                break;
+            }
+            // The store's queue is full: wait for it to take a block.
+            match tokio::time::timeout_at(deadline, outputs.store_event()).await {
+                Ok(Some(StoreEvent::Stored(receipts))) => {
+                    for receipt in &receipts {
+                        tracker.done(receipt);
+                    }
+                }
+                Ok(Some(StoreEvent::Failed { .. })) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !outputs.wait_stored(deadline, &mut tracker).await {
             tracing::warn!(
-                error = format!("{error:#}"),
-                "final output failed; those batches will be redelivered"
+                shutdown_timeout_ms = config.shutdown_timeout_ms,
+                "blocks not stored in time; their records stay uncommitted and will be redelivered"
             );
         }
         commit(&consumer, &mut tracker, CommitMode::Sync);
-        outputs
-            .finish(Duration::from_millis(config.shutdown_timeout_ms))
-            .await;
+        let stored = outputs.finish(deadline).await;
         if let Err(error) = consumer.unassign() {
             tracing::warn!(%error, "cannot release the partitions");
         }
         tracing::info!(
             pending_batches = merger.pending_batches(),
-            stored = outputs.stored,
+            blocks_not_output = backlog.len(),
+            stored,
             "sink stopped"
         );
         Ok(())
-    }
-
-    /// Hands blocks every output took to the dashboard.
-    fn show(&self, done: &mut Vec<Block>) {
-        for block in done.drain(..) {
-            self.dashboard.block_output(&block);
-        }
     }
 }
 

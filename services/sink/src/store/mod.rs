@@ -10,6 +10,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod writer;
 
 use std::collections::BTreeMap;
 
