@@ -12,9 +12,9 @@ pub mod latency;
 pub mod load;
 pub mod null_consumer;
 pub mod pairs;
-pub mod process;
 #[cfg(test)]
 mod proc_timing;
+pub mod process;
 pub mod quix;
 pub mod report;
 pub mod services;

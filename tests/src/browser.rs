@@ -13,21 +13,12 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::free_port;
+use crate::{free_port, provided};
 
-/// The Chromium binary: `$CHROMIUM_BIN` or `/usr/bin/chromium`. Panics with
-/// what to do when it is missing: the browser test must fail, not skip.
+/// The Chromium binary: `$CHROMIUM_BIN`, or what
+/// `deploy/local/ensure-chromium.sh` installs (Debian's `chromium`).
 pub fn chromium_binary() -> PathBuf {
-    let path = std::env::var_os("CHROMIUM_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.is_file(),
-        "headless Chromium is required for the dashboard test but {} does not exist: \
-         run deploy/local/ensure-chromium.sh (tests/run.sh does), or set CHROMIUM_BIN",
-        path.display()
-    );
-    path
+    PathBuf::from(provided("CHROMIUM_BIN", "ensure-chromium.sh"))
 }
 
 /// A headless Chromium process with one page; killed on drop.

@@ -9,14 +9,13 @@
 //! are the ones a user would run (docs/kafka-security.md shows them).
 
 use std::fs::File;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use weibostream_shared::kafka::KafkaSettings;
 
-use crate::{Broker, free_port, wait_until, workspace_root};
+use crate::{Broker, free_port, provided, wait_for_port};
 
 /// The password of the encrypted copy of the client key.
 pub const CLIENT_KEY_PASSWORD: &str = "client-key-secret";
@@ -163,16 +162,7 @@ impl Certs {
 
 /// The stunnel binary: `$STUNNEL_BIN`, or what `deploy/local/ensure-stunnel.sh` provides.
 pub fn stunnel_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("STUNNEL_BIN") {
-        return PathBuf::from(path);
-    }
-    let script = workspace_root().join("deploy/local/ensure-stunnel.sh");
-    let output = Command::new(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    PathBuf::from(provided("STUNNEL_BIN", "ensure-stunnel.sh"))
 }
 
 /// A stunnel process: TLS on 127.0.0.1:`port`, plaintext to the broker
@@ -216,9 +206,7 @@ impl Stunnel {
             address,
             log,
         };
-        wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(&stunnel.address).is_ok()
-        });
+        wait_for_port(&stunnel.address, Duration::from_secs(20));
         stunnel
     }
 
@@ -290,16 +278,7 @@ impl TlsBroker {
 /// The tansu binary that keeps SCRAM users (the SQLite engine):
 /// `$TANSU_SASL_BIN`, or what `deploy/local/install-tansu-sasl.sh` provides.
 pub fn tansu_sasl_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("TANSU_SASL_BIN") {
-        return PathBuf::from(path);
-    }
-    let script = workspace_root().join("deploy/local/install-tansu-sasl.sh");
-    let output = Command::new(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    PathBuf::from(provided("TANSU_SASL_BIN", "install-tansu-sasl.sh"))
 }
 
 /// A SCRAM user of a [`ScramBroker`].

@@ -27,32 +27,67 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Path of a service binary built by `cargo build --release --bins`
-/// (the test command does that first), falling back to the debug build.
+/// (the test command does that first): beside the running test's own
+/// profile directory (`<target>/release/deps/it-…` → `<target>/release/`,
+/// whatever `CARGO_TARGET_DIR` is), else under the workspace's `target/`,
+/// falling back to the debug build.
 pub fn service_binary(name: &str) -> PathBuf {
+    let beside_tests = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join(name)));
     let root = workspace_root();
-    for profile in ["release", "debug"] {
-        let path = root.join("target").join(profile).join(name);
+    let candidates = beside_tests.into_iter().chain(
+        ["release", "debug"]
+            .into_iter()
+            .map(|profile| root.join("target").join(profile).join(name)),
+    );
+    for path in candidates {
         if path.is_file() {
             return path;
         }
     }
     panic!(
-        "{name} binary not found under target/: run `cargo build --release --bins` (tests/run.sh does)"
+        "{name} binary not found beside the tests or under target/: run `cargo build --release --bins` (tests/run.sh does)"
     );
 }
 
-/// The tansu binary: `$TANSU_BIN`, or whatever the install script provides.
-pub fn tansu_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("TANSU_BIN") {
-        return PathBuf::from(path);
+/// What an outside program the tests need is: the value of the environment
+/// variable `env` when set (a path, a URL), else the last line the
+/// `deploy/local` script `script` prints after installing or starting it.
+pub fn provided(env: &str, script: &str) -> String {
+    if let Ok(value) = std::env::var(env) {
+        return value;
     }
-    let script = workspace_root().join("deploy/local/install-tansu.sh");
+    let script = workspace_root().join("deploy/local").join(script);
     let output = Command::new(&script)
         .stderr(Stdio::inherit())
         .output()
-        .unwrap();
-    assert!(output.status.success(), "{} failed", script.display());
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        output.status.success(),
+        "{} failed; or set {env}",
+        script.display()
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+/// The tansu binary: `$TANSU_BIN`, or what `install-tansu.sh` provides.
+pub fn tansu_binary() -> PathBuf {
+    PathBuf::from(provided("TANSU_BIN", "install-tansu.sh"))
+}
+
+/// Waits until something accepts TCP connections on `address`; panics
+/// after `limit`.
+pub fn wait_for_port(address: &str, limit: Duration) {
+    let start = Instant::now();
+    while TcpStream::connect(address).is_err() {
+        assert!(
+            start.elapsed() < limit,
+            "nothing listens on {address} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -118,9 +153,7 @@ impl Broker {
             .spawn()
             .unwrap();
         let broker = Broker { child, address };
-        wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(&broker.address).is_ok()
-        });
+        wait_for_port(&broker.address, Duration::from_secs(20));
         broker
     }
 
@@ -282,16 +315,7 @@ pub fn counts<T: Ord + Clone>(items: &[T]) -> BTreeMap<T, usize> {
 /// A PostgreSQL server URL: `$WEIBOSTREAM_PG_URL`, or the one
 /// `deploy/local/ensure-postgres.sh` installs/starts and prints.
 pub fn postgres_url() -> String {
-    if let Ok(url) = std::env::var("WEIBOSTREAM_PG_URL") {
-        return url;
-    }
-    let script = workspace_root().join("deploy/local/ensure-postgres.sh");
-    let output = Command::new(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{} failed", script.display());
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    provided("WEIBOSTREAM_PG_URL", "ensure-postgres.sh")
 }
 
 /// A pseudo-random number in `0..n` (tests need no reproducible randomness,

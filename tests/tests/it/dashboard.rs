@@ -84,12 +84,18 @@ async fn the_dashboard_shows_live_posts_and_charts_and_renders_html_as_text() {
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
-    assert!(page.body.contains("<script src=\"/app.js\""));
+    let common = page.body.find("<script src=\"/common.js\"").unwrap();
+    let app = page.body.find("<script src=\"/app.js\"").unwrap();
+    assert!(common < app, "the shared helpers load first");
     assert!(
         !page.body.contains("http://") && !page.body.contains("https://"),
         "no external fetches"
     );
-    for (path, kind) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+    for (path, kind) in [
+        ("/common.js", "text/javascript"),
+        ("/app.js", "text/javascript"),
+        ("/app.css", "text/css"),
+    ] {
         let asset = get(&format!("{base}{path}")).await;
         assert_eq!(asset.status, 200, "{path}");
         assert!(
@@ -190,9 +196,10 @@ async fn the_dashboard_shows_live_posts_and_charts_and_renders_html_as_text() {
         Value::from(0)
     );
     assert_eq!(
-        page.eval("document.scripts.length").await,
-        Value::from(1),
-        "only app.js"
+        page.eval("[...document.scripts].map(s => new URL(s.src).pathname)")
+            .await,
+        serde_json::json!(["/common.js", "/app.js"]),
+        "only the page's own scripts"
     );
     assert_eq!(
         page.eval(&format!("{selector}.querySelectorAll('a').length"))

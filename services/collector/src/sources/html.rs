@@ -176,7 +176,10 @@ mod tests {
         assert_eq!(html_to_text("plain"), "plain");
         assert_eq!(html_to_text("a < b"), "a < b");
         assert_eq!(html_to_text("<P>x</P><p></p><p>y</p>"), "x\n\ny");
-        assert_eq!(html_to_text("<a href=\"x\">微博 weibo.com</a>"), "微博 weibo.com");
+        assert_eq!(
+            html_to_text("<a href=\"x\">微博 weibo.com</a>"),
+            "微博 weibo.com"
+        );
         assert_eq!(html_to_text(""), "");
     }
 }

@@ -96,9 +96,10 @@ impl SseEvents {
                     Ok(None) => return None,
                     Ok(Some(Err(error))) => Err(SseError::Body(Box::new(error))),
                     Ok(Some(Ok(chunk))) => {
-                        let received =
-                            bytes.received.fetch_add(chunk.len() as u64, Ordering::Relaxed)
-                                + chunk.len() as u64;
+                        let received = bytes
+                            .received
+                            .fetch_add(chunk.len() as u64, Ordering::Relaxed)
+                            + chunk.len() as u64;
                         let pending = received - bytes.at_last_event.load(Ordering::Relaxed);
                         if pending > MAX_EVENT_BYTES {
                             Err(SseError::TooLarge)
@@ -215,7 +216,9 @@ mod tests {
     #[tokio::test]
     async fn an_event_over_the_cap_breaks_the_stream() {
         // 1 MiB chunks of one endless data line, after one small event.
-        let mut chunks = vec![Ok::<_, Infallible>(Bytes::from_static(b"data: ok\n\ndata: "))];
+        let mut chunks = vec![Ok::<_, Infallible>(Bytes::from_static(
+            b"data: ok\n\ndata: ",
+        ))];
         let mib = Bytes::from(vec![b'x'; 1 << 20]);
         chunks.extend((0..17).map(|_| Ok(mib.clone())));
         let mut events = SseEvents::new(futures::stream::iter(chunks), Duration::from_secs(5));
@@ -256,7 +259,9 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_utf8_ends_the_stream() {
-        let chunks = vec![Ok::<_, Infallible>(Bytes::from_static(b"data: \xff\xfe\n\n"))];
+        let chunks = vec![Ok::<_, Infallible>(Bytes::from_static(
+            b"data: \xff\xfe\n\n",
+        ))];
         let mut events = SseEvents::new(futures::stream::iter(chunks), Duration::from_secs(5));
         let error = events.next().await.unwrap_err();
         assert!(matches!(error, SseError::Invalid(_)), "{error:?}");

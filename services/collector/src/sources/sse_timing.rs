@@ -106,16 +106,17 @@ fn hand_written(chunks: &[Bytes]) -> usize {
     chunks.iter().map(|chunk| parser.feed(chunk)).sum()
 }
 
-async fn crate_alone(chunks: &[Bytes]) -> usize {
-    let input = futures::stream::iter(chunks.to_vec().into_iter().map(Ok::<_, Infallible>));
+/// Takes the chunks by value: the decoder needs a `'static` stream.
+async fn crate_alone(chunks: Vec<Bytes>) -> usize {
+    let input = futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
     SseByteStream::new(input)
         .filter(|block| std::future::ready(matches!(block, Ok(b) if b.data.is_some())))
         .count()
         .await
 }
 
-async fn ours(chunks: &[Bytes]) -> usize {
-    let input = futures::stream::iter(chunks.to_vec().into_iter().map(Ok::<_, Infallible>));
+async fn ours(chunks: Vec<Bytes>) -> usize {
+    let input = futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
     let mut events = SseEvents::new(input, Duration::from_secs(60));
     let mut count = 0;
     while let Ok(Some(event)) = events.next().await {
@@ -148,10 +149,10 @@ fn parser_timing() {
             assert_eq!(hand_written(&chunks), EVENTS);
             old.push(started.elapsed());
             let started = Instant::now();
-            assert_eq!(runtime.block_on(crate_alone(&chunks)), EVENTS);
+            assert_eq!(runtime.block_on(crate_alone(chunks.clone())), EVENTS);
             new.push(started.elapsed());
             let started = Instant::now();
-            assert_eq!(runtime.block_on(ours(&chunks)), EVENTS);
+            assert_eq!(runtime.block_on(ours(chunks.clone())), EVENTS);
             full.push(started.elapsed());
         }
         let (old, new, full) = (median(old), median(new), median(full));

@@ -372,11 +372,17 @@ async fn a_retry_field_sets_the_least_wait_before_reconnecting() {
     let task = spawn(source.run(test.context.clone()));
     let (posts, _) = test.posts(1, LIMIT).await;
     assert_eq!(ids(&posts), post_ids(&server, 1..=1));
-    eventually(LIMIT, "reconnected", || server.requests_to(STREAM).len() == 2).await;
+    eventually(LIMIT, "reconnected", || {
+        server.requests_to(STREAM).len() == 2
+    })
+    .await;
     let streams = server.requests_to(STREAM);
     // The backoff alone waits at most 200 ms here.
     let gap = streams[1].at - streams[0].at;
-    assert!(gap >= Duration::from_millis(1500), "reconnected after {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(1500),
+        "reconnected after {gap:?}"
+    );
     test.shutdown.cancel();
     task.await.unwrap().unwrap();
 }

@@ -21,6 +21,8 @@ use crate::history::query::{AlertsParams, CountsParams, PostsParams};
 use crate::store::Dialect;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
+/// Helpers both pages load before their own script.
+const COMMON_JS: &str = include_str!("assets/common.js");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const HISTORY_HTML: &str = include_str!("assets/history.html");
@@ -58,6 +60,10 @@ pub fn router(
         .route(
             "/",
             get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/common.js",
+            get(|| async { asset("text/javascript; charset=utf-8", COMMON_JS) }),
         )
         .route(
             "/app.js",

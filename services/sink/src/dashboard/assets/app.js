@@ -1,36 +1,17 @@
-// weibostream live dashboard. Post text, names, rule ids and terms are
-// untrusted: they are put into the page ONLY as text (textContent,
-// createTextNode) or attribute values (setAttribute), never parsed as HTML.
+// weibostream live dashboard, on the helpers of common.js. Post text, names,
+// rule ids and terms are untrusted: they are put into the page ONLY as text
+// (textContent, createTextNode) or attribute values (setAttribute), never
+// parsed as HTML.
 "use strict";
 
 (() => {
+  const { PALETTE, CHART, el, svgEl, niceMax, legendEntry, postItem } = window.weibostream;
+  const { W, H, LEFT, RIGHT, TOP, BOTTOM } = CHART;
   const MAX_POSTS = 100;
   const CHART_BATCHES = 60;
-  const SVG = "http://www.w3.org/2000/svg";
-  const PALETTE = ["#4fb3ff", "#ffb454", "#5ad17a", "#ff6b6b", "#c792ea", "#2ec4b6",
-    "#f78c6c", "#c3e88d", "#89ddff", "#f07178"];
-  const W = 600, H = 220, LEFT = 48, RIGHT = 10, TOP = 10, BOTTOM = 24;
 
-  const state = { batches: [], postsOutput: 0, batchesOutput: 0, startedAt: null, colors: new Map() };
-
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function svgEl(tag, attrs, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-    if (text !== undefined) node.appendChild(document.createTextNode(String(text)));
-    return node;
-  }
-
-  function color(name) {
-    if (!state.colors.has(name)) state.colors.set(name, PALETTE[state.colors.size % PALETTE.length]);
-    return state.colors.get(name);
-  }
+  const state = { batches: [], postsOutput: 0, batchesOutput: 0, startedAt: null };
+  const color = window.weibostream.colors();
 
   function time(iso) {
     const date = new Date(iso);
@@ -43,41 +24,11 @@
     return String(Number(value.toFixed(value < 10 ? 2 : 1)));
   }
 
-  function niceMax(value) {
-    if (!(value > 0)) return 1;
-    const power = Math.pow(10, Math.floor(Math.log10(value)));
-    const m = value / power;
-    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
-  }
-
   // ---- posts ----
-
-  function postItem(post, fresh) {
-    const item = el("li", fresh ? "post fresh" : "post");
-    item.setAttribute("data-id", post.id);
-    const meta = el("div", "meta");
-    meta.appendChild(el("span", "author", "@" + post.author + (post.verified ? " ✓" : "")));
-    meta.appendChild(el("span", "time", time(post.created_at)));
-    for (const rule of post.rules || []) meta.appendChild(el("span", "rule", rule));
-    if (post.label) {
-      const p = typeof post.probability === "number" ? " " + post.probability.toFixed(2) : "";
-      meta.appendChild(el("span", "label", post.label + p));
-    }
-    if (typeof post.url === "string" && /^https?:\/\//i.test(post.url)) {
-      const link = el("a", null, "open");
-      link.setAttribute("href", post.url);
-      link.setAttribute("rel", "noopener noreferrer nofollow");
-      link.setAttribute("target", "_blank");
-      meta.appendChild(link);
-    }
-    item.appendChild(meta);
-    item.appendChild(el("div", "text", post.text));
-    return item;
-  }
 
   function addPost(post, fresh) {
     const list = document.getElementById("posts");
-    list.insertBefore(postItem(post, fresh), list.firstChild);
+    list.insertBefore(postItem(post, time(post.created_at), fresh ? "post fresh" : "post"), list.firstChild);
     while (list.children.length > MAX_POSTS) list.removeChild(list.lastChild);
   }
 
@@ -104,14 +55,7 @@
   function legend(id, series) {
     const box = document.getElementById(id);
     box.replaceChildren();
-    for (const s of series) {
-      const entry = el("span");
-      const swatch = el("span", "swatch");
-      swatch.style.background = s.color;
-      entry.appendChild(swatch);
-      entry.appendChild(document.createTextNode(s.name));
-      box.appendChild(entry);
-    }
+    for (const s of series) box.appendChild(legendEntry(s.name, s.color));
   }
 
   // series: [{name, color, values: [number|null], dashed}]

@@ -1,38 +1,19 @@
-// weibostream history view: counts per rule over a range, search over the
-// stored posts, CSV export, alerts that fired. Post text, names and rule
+// weibostream history view, on the helpers of common.js: counts per rule
+// over a range, search over the stored posts, CSV export, alerts that
+// fired. Post text, names and rule
 // ids are untrusted: they go into the page ONLY as text (textContent,
 // createTextNode) or attribute values, never parsed as HTML; in the CSV,
 // cells that a spreadsheet would read as a formula are neutralized.
 "use strict";
 
 (() => {
-  const SVG = "http://www.w3.org/2000/svg";
-  const PALETTE = ["#4fb3ff", "#ffb454", "#5ad17a", "#ff6b6b", "#c792ea", "#2ec4b6",
-    "#f78c6c", "#c3e88d", "#89ddff", "#f07178"];
-  const W = 600, H = 220, LEFT = 48, RIGHT = 10, TOP = 10, BOTTOM = 24;
+  const { CHART, el, svgEl, niceMax, legendEntry, postItem } = window.weibostream;
+  const { W, H, LEFT, RIGHT, TOP, BOTTOM } = CHART;
   const PAGE = 100;
 
-  const state = { posts: [], cursor: null, colors: new Map(), counts: null, loading: 0 };
+  const state = { posts: [], cursor: null, counts: null, loading: 0 };
+  const color = window.weibostream.colors();
   const $ = (id) => document.getElementById(id);
-
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function svgEl(tag, attrs, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-    if (text !== undefined) node.appendChild(document.createTextNode(String(text)));
-    return node;
-  }
-
-  function color(name) {
-    if (!state.colors.has(name)) state.colors.set(name, PALETTE[state.colors.size % PALETTE.length]);
-    return state.colors.get(name);
-  }
 
   function when(iso) {
     const date = new Date(iso);
@@ -56,13 +37,6 @@
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || response.statusText);
     return body;
-  }
-
-  function niceMax(value) {
-    if (!(value > 0)) return 1;
-    const power = Math.pow(10, Math.floor(Math.log10(value)));
-    const m = value / power;
-    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
   }
 
   // ---- counts chart ----
@@ -103,36 +77,11 @@
       for (const [t, v] of points) {
         svg.appendChild(svgEl("circle", { cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 2, fill: color(rule) }));
       }
-      const item = el("span");
-      const swatch = el("span", "swatch");
-      swatch.style.background = color(rule);
-      item.appendChild(swatch);
-      item.appendChild(document.createTextNode(rule));
-      legend.appendChild(item);
+      legend.appendChild(legendEntry(rule, color(rule)));
     }
   }
 
   // ---- posts ----
-
-  function postItem(post) {
-    const item = el("li", "post");
-    item.setAttribute("data-id", post.id);
-    const meta = el("div", "meta");
-    meta.appendChild(el("span", "author", "@" + post.author));
-    meta.appendChild(el("span", "time", when(post.batch_time)));
-    for (const rule of post.rules || []) meta.appendChild(el("span", "rule", rule));
-    if (post.label) meta.appendChild(el("span", "label", post.label));
-    if (typeof post.url === "string" && /^https?:\/\//i.test(post.url)) {
-      const link = el("a", null, "open");
-      link.setAttribute("href", post.url);
-      link.setAttribute("rel", "noopener noreferrer nofollow");
-      link.setAttribute("target", "_blank");
-      meta.appendChild(link);
-    }
-    item.appendChild(meta);
-    item.appendChild(el("div", "text", post.text));
-    return item;
-  }
 
   function showPosts(page, append) {
     if (!append) {
@@ -141,7 +90,7 @@
     }
     for (const post of page.posts) {
       state.posts.push(post);
-      $("results").appendChild(postItem(post));
+      $("results").appendChild(postItem(post, when(post.batch_time)));
     }
     state.cursor = page.next_cursor || null;
     $("more").hidden = !state.cursor;
