@@ -20,7 +20,6 @@ use crate::config::{CollectorConfig, LiveSourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use weibostream_shared::secret::{load_secret, load_token};
 use crate::service::RunSummary;
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
@@ -29,6 +28,7 @@ use crate::sources::weibo::WeiboSource;
 use crate::sources::weibo_feeds::MobileSource;
 use crate::sources::weibo_mobile::MobileClient;
 use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
+use weibostream_shared::secret::{load_secret, load_token};
 
 /// Batches queued between the sources and the publisher.
 const BATCH_QUEUE: usize = 64;

@@ -17,11 +17,11 @@ use weibostream_collector::config::{
 };
 use weibostream_collector::cursor::CursorFile;
 use weibostream_collector::metrics::ErrorKind;
-use weibostream_shared::secret::Secret;
 use weibostream_collector::sources::weibo_feeds::MobileSource;
 use weibostream_collector::sources::weibo_mobile::MobileClient;
 use weibostream_shared::Post;
 use weibostream_shared::http::HttpSettings;
+use weibostream_shared::secret::Secret;
 
 use crate::broker::{Broker, read_topic, unique_topics};
 use crate::support::{HttpServer, Reply, Request, TestContext, eventually, ids, spawn};
