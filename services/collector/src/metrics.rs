@@ -129,7 +129,7 @@ impl SourceMetrics {
     }
 
     /// Counts a gap in a timeline that can no longer be filled, and the most
-    /// posts it may have held (0 when the service gave no bound).
+    /// posts it may have held (`Gap::lost_at_most` of the Weibo sources).
     pub fn add_gap_abandoned(&self, lost_at_most: u64) {
         self.gaps_abandoned.fetch_add(1, Ordering::Relaxed);
         self.lost_at_most.fetch_add(lost_at_most, Ordering::Relaxed);

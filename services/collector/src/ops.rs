@@ -125,7 +125,7 @@ impl Collector for SourceCounters {
         self.counter(
             &mut encoder,
             "collector_gap_posts_lost_at_most",
-            "The most posts the abandoned gaps may have held, by source (0 where the service gives no count)",
+            "The most posts the abandoned gaps may have held (one per post id between each gap's ends), by source",
             sources.iter().map(|s| (source(s.name()), s.lost_at_most())),
         )?;
         let mut metric = encoder.encode_descriptor(
@@ -156,7 +156,7 @@ mod tests {
         let ops = CollectorOps::register(&mut registry, CollectorMetrics::new(vec![weibo.clone()]));
         weibo.add_published(7);
         weibo.add_error(ErrorKind::RateLimited);
-        weibo.add_gap_abandoned(0);
+        weibo.add_gap_abandoned(25);
         weibo.set_paused(Some("paused until 2026-12-02T15:00:00Z: HTTP 418".into()));
         ops.cursor_saved("weibo");
         ops.queue(3);
@@ -170,7 +170,7 @@ mod tests {
             "weibostream_collector_cursor_saves_total{source=\"weibo\"} 1",
             "weibostream_collector_producer_queue_messages 3",
             "weibostream_collector_gaps_abandoned_total{source=\"weibo\"} 1",
-            "weibostream_collector_gap_posts_lost_at_most_total{source=\"weibo\"} 0",
+            "weibostream_collector_gap_posts_lost_at_most_total{source=\"weibo\"} 25",
             "weibostream_collector_source_paused{source=\"weibo\"} 1",
             "weibostream_collector_publish_errors_total 1",
         ] {

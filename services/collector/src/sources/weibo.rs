@@ -6,6 +6,14 @@
 //! than `max_pages_per_poll` pages hold) publishes what it fetched and
 //! remembers the ids it skipped as a gap; later polls spend their leftover
 //! requests filling gaps with `since_id`/`max_id`, newest first.
+//!
+//! Weibo serves only a window of recent statuses (its docs: usually the
+//! newest 1,000). A walk through a gap that ends on a short page above the
+//! gap's bottom either read all there is or hit the window's edge; one more
+//! request (`max_id` = the gap's bottom) tells which: an empty answer means
+//! the rest of the gap is out of the window, and it is given up with a
+//! WARN and a metric saying how many statuses at most were lost
+//! ([`Gap::lost_at_most`]), as is a gap beyond the tenth.
 
 use std::time::Duration;
 
@@ -93,10 +101,17 @@ impl WeiboSource {
                             for walk in polled.gap_walks {
                                 owed.fill(walk);
                             }
+                            for gap in polled.out_of_window {
+                                let lost_at_most = gap.lost_at_most();
+                                context.metrics.add_gap_abandoned(lost_at_most);
+                                tracing::warn!(source = %context.name, timeline = "home", above = gap.above, below = gap.below, lost_at_most,
+                                    "gave up a gap: Weibo no longer serves statuses between these ids (they fell out of its window of recent statuses); at most lost_at_most statuses (one per id between them) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
+                            }
                             for gap in owed.settle_top(polled.top, HOME_MAX_GAPS) {
-                                context.metrics.add_gap_abandoned(0);
-                                tracing::warn!(source = %context.name, above = gap.above, below = gap.below,
-                                    "gave up a gap: more than {HOME_MAX_GAPS} gaps wait; an unknown number of statuses between these ids (the API gives no count) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
+                                let lost_at_most = gap.lost_at_most();
+                                context.metrics.add_gap_abandoned(lost_at_most);
+                                tracing::warn!(source = %context.name, timeline = "home", above = gap.above, below = gap.below, lost_at_most,
+                                    "gave up a gap: more than {HOME_MAX_GAPS} gaps wait; at most lost_at_most statuses (one per id between them) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
                             }
                             since_id = Some(owed.newest);
                             gaps = owed.gaps;
@@ -186,9 +201,53 @@ impl WeiboSource {
                     &mut polled,
                 )
                 .await?;
+            let bottom = walk.oldest.unwrap_or(gap.below).min(gap.below);
+            if walk.reached && bottom > gap.above.saturating_add(1) {
+                // A short page above the gap's bottom: the end of the gap's
+                // statuses, or the edge of the window Weibo serves.
+                match self
+                    .serves_at_or_below(pacer, context, path, gap.above)
+                    .await?
+                {
+                    Ok(true) => {}
+                    Ok(false) => polled.out_of_window.push(Gap::new(gap.above, bottom)),
+                    Err(error) => {
+                        // Unknown: the gap stays, narrowed to what is left.
+                        polled.error = Some(error);
+                        let unsure = Walk {
+                            reached: false,
+                            ..walk
+                        };
+                        polled.gap_walks.push((*gap, unsure));
+                        break;
+                    }
+                }
+            }
             polled.gap_walks.push((*gap, walk));
         }
         Some(polled)
+    }
+
+    /// Whether Weibo still serves a status with an id of at most `id`,
+    /// i.e. whether its window reaches down there. One request outside the
+    /// poll's page budget (the pacer still spaces it); `None` on shutdown.
+    async fn serves_at_or_below(
+        &self,
+        pacer: &mut Pacer,
+        context: &SourceContext,
+        path: &str,
+        id: u64,
+    ) -> Option<Result<bool, FetchError>> {
+        if !pacer.wait(&context.shutdown).await {
+            return None;
+        }
+        Some(match self.request(path, None, Some(id)).await {
+            Ok(statuses) => {
+                context.metrics.add_fetched(statuses.len() as u64);
+                Ok(statuses.iter().filter_map(status_id).any(|s| s <= id))
+            }
+            Err(error) => Err(error),
+        })
     }
 
     /// Pages back from `max_id` (or the newest) to `since_id`, spending
@@ -318,6 +377,8 @@ struct Polled {
     top: Walk,
     /// The walks through earlier gaps.
     gap_walks: Vec<(Gap, Walk)>,
+    /// The parts of gaps Weibo no longer serves (out of its window).
+    out_of_window: Vec<Gap>,
     /// The error that ended the poll, if one did.
     error: Option<FetchError>,
     /// Requests answered with statuses.

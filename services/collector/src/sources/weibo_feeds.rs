@@ -9,7 +9,8 @@
 //! become a gap, which later walks fill. A gap is given up, with a WARN and
 //! a metric, only when a walk reaches the end of the results above it (the
 //! API no longer serves those posts) or when a feed has more than
-//! `max_gaps_per_query` gaps.
+//! `max_gaps_per_query` gaps; both say how many posts at most were lost
+//! ([`Gap::lost_at_most`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,18 @@ impl Gap {
             below,
             page: 0,
         }
+    }
+
+    /// The most posts the gap can hold: one per id strictly between its
+    /// ends, since post ids are distinct integers. It is exact where ids are
+    /// dense and loose where they are sparse (Weibo's ids grow by far more
+    /// than one per post). The APIs' own counts cannot narrow it: by the
+    /// time a gap is given up its posts are out of what the API serves, and
+    /// `total_number` (open API) and `cardlistInfo.total` (mobile API) count
+    /// what it serves — the whole timeline or result set, capped — not the
+    /// ids of one gap.
+    pub fn lost_at_most(&self) -> u64 {
+        self.below.saturating_sub(self.above).saturating_sub(1)
     }
 }
 
@@ -292,11 +305,8 @@ impl MobileSource {
                 let before = cursor.clone();
                 match &mut cursor {
                     Some(cursor) => {
-                        let abandoned = cursor.settle(walk, self.max_gaps());
-                        for gap in abandoned {
-                            context.metrics.add_gap_abandoned(0);
-                            tracing::warn!(source = %context.name, feed = %key, above = gap.above, below = gap.below,
-                                "gave up a gap: Weibo no longer serves posts between these ids; an unknown number of them (the API gives no count) were not collected");
+                        for gap in cursor.settle(walk, self.max_gaps()) {
+                            self.give_up(&context, &key, gap);
                         }
                     }
                     None => {
@@ -334,6 +344,21 @@ impl MobileSource {
                 }
             }
             self.reload_rules(&context.name);
+        }
+    }
+
+    /// Counts a gap given up and says how many posts at most it held.
+    fn give_up(&self, context: &SourceContext, key: &str, gap: Gap) {
+        let lost_at_most = gap.lost_at_most();
+        context.metrics.add_gap_abandoned(lost_at_most);
+        let why = "gave up a gap: Weibo no longer serves posts between these ids (or more than max_gaps_per_query gaps wait); at most lost_at_most posts (one per id between them) were not collected";
+        match &self.feeds {
+            Feeds::Search { .. } => {
+                tracing::warn!(source = %context.name, query = %key, above = gap.above, below = gap.below, lost_at_most, "{why}");
+            }
+            Feeds::User { .. } => {
+                tracing::warn!(source = %context.name, uid = %key, above = gap.above, below = gap.below, lost_at_most, "{why}");
+            }
         }
     }
 
@@ -569,6 +594,14 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_holds_at_most_one_post_per_id_between_its_ends() {
+        assert_eq!(Gap::new(10, 36).lost_at_most(), 25);
+        assert_eq!(Gap::new(10, 11).lost_at_most(), 0, "neighbours");
+        assert_eq!(Gap::new(10, 10).lost_at_most(), 0);
+        assert_eq!(Gap::new(0, u64::MAX).lost_at_most(), u64::MAX - 1);
+    }
+
+    #[test]
     fn gaps_remember_the_page_a_walk_resumes_at() {
         let mut cursor = FeedCursor {
             newest: 100,
@@ -635,6 +668,7 @@ mod tests {
         // The results end at 60: the rest of the gap is gone.
         let lost = cursor.settle(walk(300, 60, false, true), 10);
         assert_eq!(lost, [Gap::new(50, 60)]);
+        assert_eq!(lost[0].lost_at_most(), 9, "ids 51 to 59");
         assert!(cursor.gaps.is_empty());
         // Too many gaps: the oldest are given up.
         let mut cursor = FeedCursor {

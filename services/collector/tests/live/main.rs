@@ -11,3 +11,4 @@ mod socket;
 mod support;
 mod weibo;
 mod weibo_mobile;
+mod weibo_window;

@@ -18,14 +18,24 @@ use std::sync::LazyLock;
 use hanconv::RawDictionary;
 
 /// The lowest code point `TSCharacters` maps (U+346E); everything below,
-/// ASCII, kana, punctuation and Hangul included, is left as it is.
+/// ASCII, kana and punctuation included, is left as it is.
 const FIRST_MAPPED: u32 = 0x3400;
+
+/// UTF-8 lead bytes of U+3400 and above. Every byte below it (ASCII, the
+/// two-byte range, continuation bytes) belongs to a character that cannot
+/// fold, so the scan for a foldable character skips it without decoding.
+const FIRST_MAPPED_LEAD: u8 = 0xE3;
 
 /// Traditional-to-simplified pairs, with a bitmap of the Basic Multilingual
 /// Plane for the check that almost every character of a post takes.
 struct FoldTable {
     /// One bit per BMP code point: set when that character folds.
     bmp: Box<[u64]>,
+    /// Per word of `bmp`, how many bits the words before it have set: a
+    /// folding character's index in `bmp_targets`, without a search.
+    bmp_rank: Box<[u16]>,
+    /// What each folding BMP character becomes, in code point order.
+    bmp_targets: Box<[char]>,
     /// `(traditional, simplified)`, sorted by the traditional character.
     pairs: Vec<(char, char)>,
     /// Smallest supplementary-plane character that folds (CJK Extension B
@@ -50,25 +60,37 @@ impl FoldTable {
             pairs
                 .binary_search_by_key(&c, |pair| pair.0)
                 .ok()
-                .map(|at| pairs[at].1)
+                .and_then(|at| pairs.get(at))
+                .map(|pair| pair.1)
         };
         for at in 0..pairs.len() {
-            let mut to = pairs[at].1;
+            let (from, mut to) = pairs[at];
             for _ in 0..4 {
                 match lookup(&pairs, to) {
-                    Some(next) if next != pairs[at].0 => to = next,
+                    Some(next) if next != from => to = next,
                     _ => break,
                 }
             }
             pairs[at].1 = to;
         }
         let mut bmp = vec![0u64; 0x1_0000 / 64].into_boxed_slice();
-        for &(from, _) in &pairs {
+        let mut bmp_targets = Vec::new();
+        for &(from, to) in pairs.iter().take_while(|pair| u32::from(pair.0) <= 0xFFFF) {
             let code = u32::from(from) as usize;
             if let Some(word) = bmp.get_mut(code / 64) {
                 *word |= 1 << (code % 64);
+                bmp_targets.push(to);
             }
         }
+        let mut set_before = 0u16;
+        let bmp_rank = bmp
+            .iter()
+            .map(|word| {
+                let rank = set_before;
+                set_before += word.count_ones() as u16;
+                rank
+            })
+            .collect();
         let first_supplementary = pairs
             .iter()
             .map(|pair| pair.0)
@@ -76,30 +98,101 @@ impl FoldTable {
             .unwrap_or(char::MAX);
         FoldTable {
             bmp,
+            bmp_rank,
+            bmp_targets: bmp_targets.into_boxed_slice(),
             pairs,
             first_supplementary,
         }
     }
 
-    #[inline]
-    fn folds(&self, c: char) -> bool {
-        let code = u32::from(c);
-        if code < FIRST_MAPPED {
-            return false;
+    /// The next character of `text` at or after byte `from` that folds: its
+    /// offset, its length in bytes and its simplified form.
+    fn next_folding(&self, text: &str, from: usize) -> Option<(usize, usize, char)> {
+        let bytes = text.as_bytes();
+        let mut at = from;
+        while let Some(&lead) = bytes.get(at) {
+            if lead < FIRST_MAPPED_LEAD {
+                at += 1;
+                if lead < 0x80 {
+                    at = skip_short_chars(bytes, at);
+                }
+                continue;
+            }
+            if lead < 0xF0 {
+                // Decoding by hand: the common Han character costs a few
+                // shifts and one bit test.
+                let Some(&[_, second, third]) = bytes.get(at..at + 3) else {
+                    return None;
+                };
+                let code = (u32::from(lead & 0x0F) << 12)
+                    | (u32::from(second & 0x3F) << 6)
+                    | u32::from(third & 0x3F);
+                if let Some(to) = self.bmp_target(code) {
+                    return Some((at, 3, to));
+                }
+                at += 3;
+            } else {
+                let c = text.get(at..)?.chars().next()?;
+                if let Some(to) = self.target(c) {
+                    return Some((at, c.len_utf8(), to));
+                }
+                at += c.len_utf8();
+            }
         }
-        match self.bmp.get(code as usize / 64) {
-            Some(word) => word & (1 << (code % 64)) != 0,
-            None => c >= self.first_supplementary && self.search(c).is_some(),
-        }
+        None
     }
 
-    fn search(&self, c: char) -> Option<char> {
-        self.pairs
-            .binary_search_by_key(&c, |pair| pair.0)
-            .ok()
-            .and_then(|at| self.pairs.get(at))
-            .map(|pair| pair.1)
+    /// What BMP code point `code` folds to, if it folds.
+    #[inline]
+    fn bmp_target(&self, code: u32) -> Option<char> {
+        let index = code as usize / 64;
+        let word = *self.bmp.get(index)?;
+        let bit = 1u64 << (code % 64);
+        if word & bit == 0 {
+            return None;
+        }
+        let rank =
+            usize::from(*self.bmp_rank.get(index)?) + (word & (bit - 1)).count_ones() as usize;
+        self.bmp_targets.get(rank).copied()
     }
+
+    /// What `c` folds to, if it folds.
+    fn target(&self, c: char) -> Option<char> {
+        let code = u32::from(c);
+        if code < FIRST_MAPPED {
+            None
+        } else if code <= 0xFFFF {
+            self.bmp_target(code)
+        } else if c >= self.first_supplementary {
+            self.pairs
+                .binary_search_by_key(&c, |pair| pair.0)
+                .ok()
+                .and_then(|at| self.pairs.get(at))
+                .map(|pair| pair.1)
+        } else {
+            None
+        }
+    }
+}
+
+/// Skips eight bytes at a time from `at` while none of them is `0xE0` or
+/// above, the lead bytes of the only characters that can fold: English
+/// text, links and hashtags pass at a word per step. The byte it stops at
+/// may be inside a two-byte character, which the caller skips like any
+/// byte below [`FIRST_MAPPED_LEAD`].
+fn skip_short_chars(bytes: &[u8], mut at: usize) -> usize {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(at..at + 8)
+        && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
+    {
+        let word = u64::from_le_bytes(chunk);
+        // A byte's top bit survives only if its two bits below are set too.
+        if word & (word << 1) & (word << 2) & HIGH_BITS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at
 }
 
 /// The one character of `text`, `None` if it has more or fewer.
@@ -117,12 +210,7 @@ pub(super) fn prepare() {
 
 /// The simplified form of one character (itself when it has none).
 pub fn fold_char(c: char) -> char {
-    let table = &*TABLE;
-    if table.folds(c) {
-        table.search(c).unwrap_or(c)
-    } else {
-        c
-    }
+    TABLE.target(c).unwrap_or(c)
 }
 
 /// Writes the folded form of `text` into `out` (cleared first) and returns
@@ -131,20 +219,26 @@ pub fn fold_char(c: char) -> char {
 /// characters, which then cost one read and no copy.
 pub fn fold(text: &str, out: &mut String) -> bool {
     let table = &*TABLE;
-    let Some((first, _)) = text.char_indices().find(|&(_, c)| table.folds(c)) else {
+    let Some(mut next) = table.next_folding(text, 0) else {
         return false;
     };
     out.clear();
     out.reserve(text.len());
-    out.push_str(&text[..first]);
-    out.extend(text[first..].chars().map(|c| {
-        if table.folds(c) {
-            table.search(c).unwrap_or(c)
-        } else {
-            c
+    let mut done = 0;
+    loop {
+        let (at, len, to) = next;
+        // Runs of characters that do not fold are copied whole.
+        out.push_str(&text[done..at]);
+        out.push(to);
+        done = at + len;
+        match table.next_folding(text, done) {
+            Some(found) => next = found,
+            None => {
+                out.push_str(&text[done..]);
+                return true;
+            }
         }
-    }));
-    true
+    }
 }
 
 /// [`fold`] into a new string, returning `text` itself when nothing folds.
@@ -204,6 +298,35 @@ mod tests {
             assert_eq!(fold_char(to), to, "{from} → {to} folds again");
         }
         assert_eq!(fold_char('薴'), fold_char('苧'));
+    }
+
+    #[test]
+    fn long_ascii_and_two_byte_runs_are_skipped_without_missing_a_character() {
+        // The folding character lands at every offset within an 8-byte step.
+        let prefix: Vec<char> = "https://t.cn/A6abcdEf ÀÉÎõü ".repeat(3).chars().collect();
+        for cut in 0..12 {
+            let head: String = prefix[cut..].iter().collect();
+            assert_eq!(folded(&format!("{head}銀行")), format!("{head}银行"));
+            assert_eq!(folded(&format!("{head}銀x")), format!("{head}银x"));
+        }
+        assert!(!fold(&"é ascii 😀 ".repeat(20), &mut String::new()));
+    }
+
+    #[test]
+    fn random_text_folds_as_character_by_character_folding_does() {
+        let table = &*TABLE;
+        // Characters from every class the scan treats differently.
+        let mut alphabet: Vec<char> = "ab 1,.é中国银行涨😀，。".chars().collect();
+        alphabet.extend(table.pairs.iter().step_by(97).flat_map(|p| [p.0, p.1]));
+        let mut rng = crate::test_rng::TestRng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..2_000 {
+            let length = rng.below(40);
+            let text: String = (0..length)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            let expected: String = text.chars().map(fold_char).collect();
+            assert_eq!(folded(&text), expected, "{text}");
+        }
     }
 
     #[test]
