@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use weibostream_collector::config::{
     WeiboMobileSettings, WeiboSearchSettings, WeiboSettings, WeiboTimeline,
 };
-use weibostream_collector::secret::Secret;
 use weibostream_collector::sources::weibo::WeiboSource;
 use weibostream_collector::sources::weibo_feeds::MobileSource;
 use weibostream_collector::sources::weibo_mobile::MobileClient;
 use weibostream_shared::Post;
+use weibostream_shared::secret::Secret;
 
 use crate::support::{HttpServer, Reply, Request, TestContext, eventually, spawn};
 
