@@ -16,11 +16,10 @@ use tokio_util::sync::CancellationToken;
 use weibostream_shared::kafka;
 use weibostream_shared::stats::{BrokerReadiness, STATS_INTERVAL_MS};
 
-use crate::config::{CollectorConfig, LiveSourceKind};
+use crate::config::{CollectorConfig, SourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use weibostream_shared::secret::{load_secret, load_token};
 use crate::service::RunSummary;
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
@@ -29,6 +28,7 @@ use crate::sources::weibo::WeiboSource;
 use crate::sources::weibo_feeds::MobileSource;
 use crate::sources::weibo_mobile::MobileClient;
 use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
+use weibostream_shared::secret::{load_secret, load_token};
 
 /// Batches queued between the sources and the publisher.
 const BATCH_QUEUE: usize = 64;
@@ -84,7 +84,9 @@ impl LivePlan {
         };
         for kind in &config.sources {
             match kind {
-                LiveSourceKind::Weibo => {
+                // Run by the collector's own loop (`crate::service`).
+                SourceKind::Synthetic | SourceKind::File => {}
+                SourceKind::Weibo => {
                     let settings = &config.weibo;
                     let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)
                         .map_err(|e| e.to_string())?
@@ -100,17 +102,17 @@ impl LivePlan {
                         true,
                     );
                 }
-                LiveSourceKind::WeiboSearch => {
+                SourceKind::WeiboSearch => {
                     let client = mobile_client(config, &mut mobile)?;
                     let source = MobileSource::search(client, config.weibo_search.clone())?;
                     add("weibo_search".into(), Runner::WeiboMobile(source), true);
                 }
-                LiveSourceKind::WeiboUser => {
+                SourceKind::WeiboUser => {
                     let client = mobile_client(config, &mut mobile)?;
                     let source = MobileSource::user(client, config.weibo_user.clone());
                     add("weibo_user".into(), Runner::WeiboMobile(source), true);
                 }
-                LiveSourceKind::Mastodon => {
+                SourceKind::Mastodon => {
                     for (index, instance) in config.mastodon.instances.iter().enumerate() {
                         let key = format!("mastodon.instances[{index}]");
                         let token = load_token(
@@ -123,11 +125,11 @@ impl LivePlan {
                         add(source.name(), Runner::Mastodon(source), true);
                     }
                 }
-                LiveSourceKind::Jetstream => {
+                SourceKind::Jetstream => {
                     let source = JetstreamSource::new(config.jetstream.clone());
                     add("jetstream".into(), Runner::Jetstream(source), true);
                 }
-                LiveSourceKind::Socket => {
+                SourceKind::Socket => {
                     for address in &config.socket.addresses {
                         let source = SocketSource::new(address.clone(), config.socket.clone());
                         add(format!("socket:{address}"), Runner::Socket(source), false);

@@ -50,12 +50,14 @@ impl Collector {
     /// reads the live sources' tokens).
     pub fn build(config: CollectorConfig) -> Result<Collector, String> {
         config.validate()?;
-        let name = match config.source {
-            SourceKind::Synthetic => "synthetic",
-            SourceKind::File => "file",
+        let finite = match config.sources.as_slice() {
+            [kind] if !kind.is_live() => Some(*kind),
+            _ => None,
         };
-        let source = Arc::new(SourceMetrics::new(name));
-        if !config.sources.is_empty() {
+        let source = Arc::new(SourceMetrics::new(
+            finite.map_or("synthetic", SourceKind::name),
+        ));
+        if finite.is_none() {
             let live = Some(LivePlan::build(&config)?);
             return Ok(Collector {
                 config,
@@ -63,7 +65,7 @@ impl Collector {
                 source,
             });
         }
-        if config.source == SourceKind::File && !config.file.path.is_file() {
+        if finite == Some(SourceKind::File) && !config.file.path.is_file() {
             return Err(format!(
                 "file.path: {} is not a readable file",
                 config.file.path.display()
@@ -142,10 +144,11 @@ impl Collector {
             ops,
             broker,
         )?;
-        tracing::info!(source = ?config.source, topic = %config.topics.raw, "collector started");
-        let mut summary = match config.source {
-            SourceKind::Synthetic => self.run_synthetic(&mut publisher, &shutdown).await?,
-            SourceKind::File => self.run_file(&mut publisher, &shutdown).await?,
+        tracing::info!(sources = ?config.sources, topic = %config.topics.raw, "collector started");
+        let mut summary = if config.sources == [SourceKind::File] {
+            self.run_file(&mut publisher, &shutdown).await?
+        } else {
+            self.run_synthetic(&mut publisher, &shutdown).await?
         };
         // A source that ended by itself waits for every ack (librdkafka retries
         // until message.timeout.ms, e.g. through a broker stall); a shutdown

@@ -65,7 +65,13 @@ impl<'a> Worker<'a> {
         starts: Option<Arc<PendingStarts>>,
     ) -> Self {
         Worker {
-            rule_ids: filter.step.rules().rules.ids().map(str::to_string).collect(),
+            rule_ids: filter
+                .step
+                .rules()
+                .rules
+                .ids()
+                .map(str::to_string)
+                .collect(),
             filter,
             producer,
             staged: None,
@@ -250,7 +256,11 @@ impl<'a> Worker<'a> {
         }
         let config = &self.filter.config;
         batch.record_read(partition, offset);
-        match self.filter.step.process(message.payload(), partition, offset) {
+        match self
+            .filter
+            .step
+            .process(message.payload(), partition, offset)
+        {
             Outcome::Unmatched => batch.post_processed(&[]),
             Outcome::Matched { rules, key, record } => {
                 batch.post_processed(rules);

@@ -18,9 +18,9 @@ use super::weibo_feeds::{FeedCursor, Gap, Walk};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{WeiboSettings, WeiboTimeline};
 use crate::metrics::ErrorKind;
+use crate::weibo::{Normalized, normalize_status};
 use weibostream_shared::retry::Pacer;
 use weibostream_shared::secret::Secret;
-use crate::weibo::{Normalized, normalize_status};
 
 /// Gaps the home timeline owes at most; beyond it the oldest is given up.
 const HOME_MAX_GAPS: usize = 10;

@@ -272,7 +272,9 @@ impl MobileSource {
             let keys = self.feed_keys();
             if keys.is_empty() {
                 tracing::warn!(source = %context.name, "no queries to search; waiting for the rules file to give some");
-                if !weibostream_shared::retry::sleep(Duration::from_secs(5), &context.shutdown).await {
+                if !weibostream_shared::retry::sleep(Duration::from_secs(5), &context.shutdown)
+                    .await
+                {
                     return Ok(());
                 }
             }

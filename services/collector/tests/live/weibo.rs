@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use weibostream_collector::config::{WeiboSettings, WeiboTimeline};
 use weibostream_collector::metrics::ErrorKind;
-use weibostream_shared::secret::Secret;
 use weibostream_collector::sources::SourceError;
 use weibostream_collector::sources::weibo::WeiboSource;
+use weibostream_shared::secret::Secret;
 
 use crate::support::{HttpServer, Reply, Request, TestContext, eventually, ids, spawn};
 
