@@ -16,6 +16,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
+pub mod acks;
 mod startup;
 
 pub use startup::{ConnectFailed, wait_for_broker};
@@ -659,25 +660,6 @@ where
             }
             Err((error, _)) => return Err(error),
         }
-    }
-}
-
-/// Waits for every delivery; the error says how many failed and the first reason.
-pub async fn await_deliveries(deliveries: Vec<DeliveryFuture>) -> anyhow::Result<()> {
-    let mut failed = 0usize;
-    let mut first = None;
-    for delivery in deliveries {
-        let error = match delivery.await {
-            Ok(Ok(_)) => continue,
-            Ok(Err((error, _))) => error.to_string(),
-            Err(_) => "producer dropped before delivery".to_string(),
-        };
-        failed += 1;
-        first.get_or_insert(error);
-    }
-    match first {
-        None => Ok(()),
-        Some(reason) => bail!("{failed} record(s) not acknowledged by the broker: {reason}"),
     }
 }
 
