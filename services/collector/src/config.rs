@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 
@@ -266,11 +267,14 @@ impl Default for CollectorConfig {
 
 impl CollectorConfig {
     /// Checks every key without I/O; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if let Some(old) = &self.source {
-            return Err(format!(
-                "source: this key was replaced by sources; write sources = [{:?}]",
-                old.trim()
+            return Err(InvalidKey::new(
+                "source",
+                format!(
+                    "this key was replaced by sources; write sources = [{:?}]",
+                    old.trim()
+                ),
             ));
         }
         self.kafka.validate()?;
@@ -278,13 +282,14 @@ impl CollectorConfig {
         self.http.address()?;
         self.validate_sources()?;
         if self.shutdown_timeout_ms == 0 {
-            return Err("shutdown_timeout_ms: must be above 0".into());
+            return Err(InvalidKey::new("shutdown_timeout_ms", "must be above 0"));
         }
         match self.sources.as_slice() {
             [SourceKind::Synthetic] => Ok(()),
-            [SourceKind::File] if self.file.path.as_os_str().is_empty() => {
-                Err("file.path: required when sources = [\"file\"]".into())
-            }
+            [SourceKind::File] if self.file.path.as_os_str().is_empty() => Err(InvalidKey::new(
+                "file.path",
+                "required when sources = [\"file\"]",
+            )),
             [SourceKind::File] => Ok(()),
             _ => self.validate_live(),
         }
@@ -292,42 +297,57 @@ impl CollectorConfig {
 
     /// The list itself: not empty, no source twice, `synthetic` and `file`
     /// alone.
-    fn validate_sources(&self) -> Result<(), String> {
+    fn validate_sources(&self) -> Result<(), InvalidKey> {
         if self.sources.is_empty() {
-            return Err("sources: list at least one source, e.g. sources = [\"synthetic\"]".into());
+            return Err(InvalidKey::new(
+                "sources",
+                "list at least one source, e.g. sources = [\"synthetic\"]",
+            ));
         }
         let mut seen = HashSet::new();
         for kind in &self.sources {
             if !seen.insert(kind) {
-                return Err(format!("sources: {} is listed twice", kind.name()));
+                return Err(InvalidKey::new(
+                    "sources",
+                    format!("{} is listed twice", kind.name()),
+                ));
             }
         }
         if self.sources.len() > 1
             && let Some(alone) = self.sources.iter().find(|kind| !kind.is_live())
         {
-            return Err(format!(
-                "sources: {} cannot be listed with other sources: it is a finite input \
-                 (for tests and replays) that ends the run when it is used up, while the \
-                 live sources run until stopped and resume from cursors; run it in a \
-                 collector of its own",
-                alone.name()
+            return Err(InvalidKey::new(
+                "sources",
+                format!(
+                    "{} cannot be listed with other sources: it is a finite input \
+                     (for tests and replays) that ends the run when it is used up, while \
+                     the live sources run until stopped and resume from cursors; run it \
+                     in a collector of its own",
+                    alone.name()
+                ),
             ));
         }
         Ok(())
     }
 
-    fn validate_live(&self) -> Result<(), String> {
+    fn validate_live(&self) -> Result<(), InvalidKey> {
         if self.cursor_dir.as_os_str().is_empty() {
-            return Err("cursor_dir: required when sources are set".into());
+            return Err(InvalidKey::new(
+                "cursor_dir",
+                "required when sources are set",
+            ));
         }
         if self.batch_max_posts == 0 {
-            return Err("batch_max_posts: must be above 0".into());
+            return Err(InvalidKey::new("batch_max_posts", "must be above 0"));
         }
         if self.batch_max_wait_ms == 0 {
-            return Err("batch_max_wait_ms: must be above 0".into());
+            return Err(InvalidKey::new("batch_max_wait_ms", "must be above 0"));
         }
         if self.metrics_log_interval_ms == 0 {
-            return Err("metrics_log_interval_ms: must be above 0".into());
+            return Err(InvalidKey::new(
+                "metrics_log_interval_ms",
+                "must be above 0",
+            ));
         }
         self.retry.validate()?;
         for kind in &self.sources {
@@ -365,7 +385,7 @@ mod tests {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         let config: CollectorConfig =
             load_from("COLLECTOR", Some(file.path()), env).map_err(|e| e.to_string())?;
-        config.validate()?;
+        config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
 

@@ -20,4 +20,4 @@ mod synthetic_words;
 pub mod weibo;
 
 pub use config::CollectorConfig;
-pub use service::{Collector, RunSummary};
+pub use service::{BuildError, Collector, RunSummary};

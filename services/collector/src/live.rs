@@ -24,7 +24,7 @@ use crate::config::{CollectorConfig, SourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use crate::service::RunSummary;
+use crate::service::{BuildError, RunSummary};
 use crate::sources::finite::{FileSource, SyntheticSource};
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
@@ -33,6 +33,7 @@ use crate::sources::weibo::WeiboSource;
 use crate::sources::weibo_feeds::MobileSource;
 use crate::sources::weibo_mobile::MobileClient;
 use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::secret::{load_secret, load_token};
 
 /// Batches queued between the sources and the publisher. Few: the
@@ -83,7 +84,7 @@ pub struct SourcePlan {
 impl SourcePlan {
     /// Builds every configured source; reads tokens (the only I/O). Errors
     /// name the config key to fix.
-    pub fn build(config: &CollectorConfig) -> Result<SourcePlan, String> {
+    pub fn build(config: &CollectorConfig) -> Result<SourcePlan, BuildError> {
         let mut sources = Vec::new();
         let mut mobile: Option<Arc<MobileClient>> = None;
         let mut add = |name: String, runner: Runner, resumable: bool| {
@@ -106,23 +107,29 @@ impl SourcePlan {
                 }
                 SourceKind::Weibo => {
                     let settings = &config.weibo;
-                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)
-                        .map_err(|e| e.to_string())?
+                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)?
                         .ok_or_else(|| {
-                            format!(
-                                "weibo.access_token_env: the environment variable {} is not set; put a Weibo OAuth2 access token in it (or set weibo.access_token_file)",
-                                settings.access_token_env
+                            InvalidKey::new(
+                                "weibo.access_token_env",
+                                format!(
+                                    "the environment variable {} is not set; put a Weibo OAuth2 access token in it (or set weibo.access_token_file)",
+                                    settings.access_token_env
+                                ),
                             )
                         })?;
                     add(
                         "weibo".into(),
-                        Runner::Weibo(WeiboSource::new(settings.clone(), token)?),
+                        Runner::Weibo(
+                            WeiboSource::new(settings.clone(), token)
+                                .map_err(|e| BuildError::source("weibo", e))?,
+                        ),
                         true,
                     );
                 }
                 SourceKind::WeiboSearch => {
                     let client = mobile_client(config, &mut mobile)?;
-                    let source = MobileSource::search(client, config.weibo_search.clone())?;
+                    let source = MobileSource::search(client, config.weibo_search.clone())
+                        .map_err(|e| BuildError::source("weibo_search", e))?;
                     add("weibo_search".into(), Runner::WeiboMobile(source), true);
                 }
                 SourceKind::WeiboUser => {
@@ -137,9 +144,9 @@ impl SourcePlan {
                             &key,
                             &instance.access_token_env,
                             &instance.access_token_file,
-                        )
-                        .map_err(|e| e.to_string())?;
-                        let source = MastodonSource::new(&config.mastodon, index, token)?;
+                        )?;
+                        let source = MastodonSource::new(&config.mastodon, index, token)
+                            .map_err(|e| BuildError::source("mastodon", e))?;
                         add(source.name(), Runner::Mastodon(source), true);
                     }
                 }
@@ -276,7 +283,7 @@ impl SourcePlan {
 fn mobile_client(
     config: &CollectorConfig,
     built: &mut Option<Arc<MobileClient>>,
-) -> Result<Arc<MobileClient>, String> {
+) -> Result<Arc<MobileClient>, BuildError> {
     if let Some(client) = built {
         return Ok(client.clone());
     }
@@ -286,15 +293,20 @@ fn mobile_client(
         "weibo_mobile.cookie_file",
         &settings.cookie_env,
         &settings.cookie_file,
-    )
-    .map_err(|e| e.to_string())?
+    )?
     .ok_or_else(|| {
-        format!(
-            "weibo_mobile.cookie_env: the environment variable {} is not set; log in at https://m.weibo.cn in a browser and put the request's Cookie header (with SUB=...) in it (or set weibo_mobile.cookie_file)",
-            settings.cookie_env
+        InvalidKey::new(
+            "weibo_mobile.cookie_env",
+            format!(
+                "the environment variable {} is not set; log in at https://m.weibo.cn in a browser and put the request's Cookie header (with SUB=...) in it (or set weibo_mobile.cookie_file)",
+                settings.cookie_env
+            ),
         )
     })?;
-    let client = Arc::new(MobileClient::new(settings.clone(), cookie)?);
+    let client = Arc::new(
+        MobileClient::new(settings.clone(), cookie)
+            .map_err(|e| BuildError::source("weibo_mobile", e))?,
+    );
     *built = Some(client.clone());
     Ok(client)
 }

@@ -9,8 +9,10 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::secret::SecretError;
 use weibostream_shared::stats::BrokerReadiness;
 
 use crate::config::{CollectorConfig, SourceKind};
@@ -31,6 +33,36 @@ pub struct RunSummary {
     pub bad_records: u64,
 }
 
+/// Why a collector could not be built (all are the user's to fix: exit
+/// code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A config key is invalid.
+    #[error("{0}")]
+    Config(#[from] InvalidKey),
+    /// A token or cookie cannot be read.
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    /// A source cannot be set up (its HTTP client, its query file).
+    #[error("{source_name}: {problem}")]
+    Source {
+        /// The source, as in `sources`.
+        source_name: String,
+        /// What went wrong.
+        problem: String,
+    },
+}
+
+impl BuildError {
+    /// The error of a source that cannot be set up.
+    pub(crate) fn source(source_name: &str, problem: impl Into<String>) -> Self {
+        BuildError::Source {
+            source_name: source_name.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// The collector, built and ready to run.
 pub struct Collector {
     config: CollectorConfig,
@@ -40,13 +72,14 @@ pub struct Collector {
 impl Collector {
     /// Validates the config (and that a file source's file exists, and
     /// reads the live sources' tokens).
-    pub fn build(config: CollectorConfig) -> Result<Collector, String> {
+    pub fn build(config: CollectorConfig) -> Result<Collector, BuildError> {
         config.validate()?;
         if config.sources == [SourceKind::File] && !config.file.path.is_file() {
-            return Err(format!(
-                "file.path: {} is not a readable file",
-                config.file.path.display()
-            ));
+            return Err(InvalidKey::new(
+                "file.path",
+                format!("{} is not a readable file", config.file.path.display()),
+            )
+            .into());
         }
         let sources = SourcePlan::build(&config)?;
         Ok(Collector { config, sources })

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use weibostream_collector::config::{CollectorConfig, RetrySettings, SourceKind};
 use weibostream_collector::cursor::CursorFile;
-use weibostream_collector::{Collector, RunSummary};
+use weibostream_collector::{BuildError, Collector, RunSummary};
 use weibostream_shared::Post;
 use weibostream_shared::http::HttpSettings;
 
@@ -221,9 +221,11 @@ fn build_names_the_missing_token() {
         ..CollectorConfig::default()
     };
     config.weibo.access_token_env = "WEIBOSTREAM_TEST_TOKEN_THAT_IS_NOT_SET".into();
-    let Err(error) = Collector::build(config) else {
-        panic!("built without a token")
+    let Err(BuildError::Config(error)) = Collector::build(config) else {
+        panic!("built without a token, or another error")
     };
+    assert_eq!(error.key, "weibo.access_token_env");
+    let error = error.to_string();
     assert!(
         error.starts_with("weibo.access_token_env:")
             && error.contains("WEIBOSTREAM_TEST_TOKEN_THAT_IS_NOT_SET"),
