@@ -100,10 +100,7 @@ impl Topics {
             ("topics.replication_factor", self.replication_factor),
         ] {
             if n < 1 {
-                return Err(InvalidKey::new(
-                    key,
-                    format!("must be at least 1, got {n}"),
-                ));
+                return Err(InvalidKey::new(key, format!("must be at least 1, got {n}")));
             }
         }
         Ok(())
