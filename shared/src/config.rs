@@ -35,6 +35,28 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// A config key whose value cannot be used, found by a `validate` before
+/// any I/O: the key to fix and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct InvalidKey {
+    /// The key, in the file's dotted form (`kafka.brokers`,
+    /// `mastodon.instances[1].base_url`).
+    pub key: String,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+impl InvalidKey {
+    /// The error of `key`.
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> InvalidKey {
+        InvalidKey {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// Loads a service config. `env_prefix` is the service name in capitals
 /// (`FILTER`), `file` the optional `--config` path.
 pub fn load<T>(env_prefix: &str, file: Option<&Path>) -> Result<T, ConfigError>

@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::InvalidKey;
+
 /// Where a service serves its operations endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -36,13 +38,16 @@ impl HttpSettings {
 
     /// The address to listen on, `None` when switched off; names the key
     /// when it is not an address.
-    pub fn address(&self) -> Result<Option<SocketAddr>, String> {
+    pub fn address(&self) -> Result<Option<SocketAddr>, InvalidKey> {
         let bind = self.bind.trim();
         if bind.is_empty() || bind.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
         bind.parse().map(Some).map_err(|_| {
-            format!("http.bind: {bind:?} is not host:port (e.g. 127.0.0.1:9102) or \"off\"")
+            InvalidKey::new(
+                "http.bind",
+                format!("{bind:?} is not host:port (e.g. 127.0.0.1:9102) or \"off\""),
+            )
         })
     }
 }
@@ -186,7 +191,7 @@ mod tests {
             Ok(Some("127.0.0.1:9102".parse().unwrap()))
         );
         let error = HttpSettings::on("localhost").address().unwrap_err();
-        assert!(error.contains("http.bind"), "{error}");
+        assert_eq!(error.key, "http.bind", "{error}");
     }
 
     #[test]

@@ -16,6 +16,9 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
+use crate::config::InvalidKey;
+
+pub mod acks;
 mod startup;
 
 pub use startup::{ConnectFailed, wait_for_broker};
@@ -167,26 +170,32 @@ impl KafkaSettings {
     }
 
     /// Checks the settings without any I/O; errors name the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if self.brokers.split(',').any(|b| b.trim().is_empty()) {
-            return Err(format!(
-                "kafka.brokers: {:?} is not a comma-separated host:port list",
-                self.brokers
+            return Err(InvalidKey::new(
+                "kafka.brokers",
+                format!("{:?} is not a comma-separated host:port list", self.brokers),
             ));
         }
         if !matches!(
             self.compression.as_str(),
             "lz4" | "zstd" | "snappy" | "gzip" | "none"
         ) {
-            return Err(format!(
-                "kafka.compression: {:?} is not one of lz4, zstd, snappy, gzip, none",
-                self.compression
+            return Err(InvalidKey::new(
+                "kafka.compression",
+                format!(
+                    "{:?} is not one of lz4, zstd, snappy, gzip, none",
+                    self.compression
+                ),
             ));
         }
         if self.heartbeat_interval_ms.saturating_mul(3) > self.session_timeout_ms {
-            return Err(format!(
-                "kafka.heartbeat_interval_ms ({}) must be at most a third of kafka.session_timeout_ms ({})",
-                self.heartbeat_interval_ms, self.session_timeout_ms
+            return Err(InvalidKey::new(
+                "kafka.heartbeat_interval_ms",
+                format!(
+                    "{} must be at most a third of kafka.session_timeout_ms ({})",
+                    self.heartbeat_interval_ms, self.session_timeout_ms
+                ),
             ));
         }
         for (key, value, min, max) in [
@@ -223,65 +232,82 @@ impl KafkaSettings {
             ),
         ] {
             if !(min..=max).contains(&value) {
-                return Err(format!(
-                    "kafka.{key} ({value}) must be between {min} and {max}"
+                return Err(InvalidKey::new(
+                    format!("kafka.{key}"),
+                    format!("{value} must be between {min} and {max}"),
                 ));
             }
         }
         if self.fetch_wait_max_ms > 300_000 {
-            return Err(format!(
-                "kafka.fetch_wait_max_ms ({}) must be at most 300000",
-                self.fetch_wait_max_ms
+            return Err(InvalidKey::new(
+                "kafka.fetch_wait_max_ms",
+                format!("{} must be at most 300000", self.fetch_wait_max_ms),
             ));
         }
         if self.max_poll_interval_ms < self.session_timeout_ms {
-            return Err(format!(
-                "kafka.max_poll_interval_ms ({}) must be at least kafka.session_timeout_ms ({})",
-                self.max_poll_interval_ms, self.session_timeout_ms
+            return Err(InvalidKey::new(
+                "kafka.max_poll_interval_ms",
+                format!(
+                    "{} must be at least kafka.session_timeout_ms ({})",
+                    self.max_poll_interval_ms, self.session_timeout_ms
+                ),
             ));
         }
         self.validate_security()?;
         if self.startup_timeout_ms == 0 {
-            return Err("kafka.startup_timeout_ms: must be above 0".into());
+            return Err(InvalidKey::new(
+                "kafka.startup_timeout_ms",
+                "must be above 0",
+            ));
         }
         Ok(())
     }
 
-    fn validate_security(&self) -> Result<(), String> {
+    fn validate_security(&self) -> Result<(), InvalidKey> {
         let protocol = self.security_protocol.to_ascii_lowercase();
         if !matches!(
             protocol.as_str(),
             "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl"
         ) {
-            return Err(format!(
-                "kafka.security_protocol: {:?} is not one of plaintext, ssl, sasl_plaintext, sasl_ssl",
-                self.security_protocol
+            return Err(InvalidKey::new(
+                "kafka.security_protocol",
+                format!(
+                    "{:?} is not one of plaintext, ssl, sasl_plaintext, sasl_ssl",
+                    self.security_protocol
+                ),
             ));
         }
         if protocol.starts_with("sasl") {
             match self.sasl_mechanism.as_deref() {
                 Some("PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") => {}
                 other => {
-                    return Err(format!(
-                        "kafka.sasl_mechanism: {other:?} must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with {protocol}"
+                    return Err(InvalidKey::new(
+                        "kafka.sasl_mechanism",
+                        format!(
+                            "{other:?} must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with {protocol}"
+                        ),
                     ));
                 }
             }
             if self.sasl_username.as_deref().is_none_or(str::is_empty) {
-                return Err(format!("kafka.sasl_username: required with {protocol}"));
+                return Err(InvalidKey::new(
+                    "kafka.sasl_username",
+                    format!("required with {protocol}"),
+                ));
             }
             match (&self.sasl_password_env, &self.sasl_password_file) {
                 (Some(var), None) if std::env::var_os(var).is_none() => {
-                    return Err(format!(
-                        "kafka.sasl_password_env: environment variable {var} is not set"
+                    return Err(InvalidKey::new(
+                        "kafka.sasl_password_env",
+                        format!("environment variable {var} is not set"),
                     ));
                 }
                 (Some(_), None) | (None, Some(_)) => {}
                 _ => {
-                    return Err(
-                        "set exactly one of kafka.sasl_password_env and kafka.sasl_password_file"
-                            .into(),
-                    );
+                    return Err(InvalidKey::new(
+                        "kafka.sasl_password_env",
+                        "set exactly one of kafka.sasl_password_env and kafka.sasl_password_file",
+                    ));
                 }
             }
         }
@@ -299,8 +325,11 @@ impl KafkaSettings {
         if !protocol.ends_with("ssl")
             && let Some((key, _)) = tls_keys.iter().find(|(_, set)| *set)
         {
-            return Err(format!(
-                "kafka.{key} is set but kafka.security_protocol is {protocol:?}: TLS settings need ssl or sasl_ssl"
+            return Err(InvalidKey::new(
+                format!("kafka.{key}"),
+                format!(
+                    "set, but kafka.security_protocol is {protocol:?}: TLS settings need ssl or sasl_ssl"
+                ),
             ));
         }
         if !protocol.starts_with("sasl")
@@ -311,21 +340,25 @@ impl KafkaSettings {
             .iter()
             .find_map(|(key, set)| set.then_some(key))
         {
-            return Err(format!(
-                "kafka.{key} is set but kafka.security_protocol is {protocol:?}: SASL settings need sasl_plaintext or sasl_ssl"
+            return Err(InvalidKey::new(
+                format!("kafka.{key}"),
+                format!(
+                    "set, but kafka.security_protocol is {protocol:?}: SASL settings need sasl_plaintext or sasl_ssl"
+                ),
             ));
         }
         if self.ssl_certificate_location.is_some() != self.ssl_key_location.is_some() {
-            return Err(
-                "kafka.ssl_certificate_location and kafka.ssl_key_location go together (mutual TLS): set both or neither"
-                    .into(),
-            );
+            return Err(InvalidKey::new(
+                "kafka.ssl_certificate_location",
+                "kafka.ssl_certificate_location and kafka.ssl_key_location go together (mutual TLS): set both or neither",
+            ));
         }
         if let Some(var) = &self.ssl_key_password_env
             && std::env::var_os(var).is_none()
         {
-            return Err(format!(
-                "kafka.ssl_key_password_env: environment variable {var} is not set"
+            return Err(InvalidKey::new(
+                "kafka.ssl_key_password_env",
+                format!("environment variable {var} is not set"),
             ));
         }
         if let Some(key) = self
@@ -333,8 +366,9 @@ impl KafkaSettings {
             .keys()
             .find(|k| k.contains("password") || k.contains("secret") || k.contains("jaas"))
         {
-            return Err(format!(
-                "kafka.librdkafka.{key}: secrets do not belong in config; use kafka.sasl_password_env or kafka.sasl_password_file"
+            return Err(InvalidKey::new(
+                format!("kafka.librdkafka.{key}"),
+                "secrets do not belong in config; use kafka.sasl_password_env or kafka.sasl_password_file",
             ));
         }
         Ok(())
@@ -662,25 +696,6 @@ where
     }
 }
 
-/// Waits for every delivery; the error says how many failed and the first reason.
-pub async fn await_deliveries(deliveries: Vec<DeliveryFuture>) -> anyhow::Result<()> {
-    let mut failed = 0usize;
-    let mut first = None;
-    for delivery in deliveries {
-        let error = match delivery.await {
-            Ok(Ok(_)) => continue,
-            Ok(Err((error, _))) => error.to_string(),
-            Err(_) => "producer dropped before delivery".to_string(),
-        };
-        failed += 1;
-        first.get_or_insert(error);
-    }
-    match first {
-        None => Ok(()),
-        Some(reason) => bail!("{failed} record(s) not acknowledged by the broker: {reason}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,6 +731,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .starts_with("kafka.sasl_mechanism")
         );
         settings.sasl_mechanism = Some("PLAIN".into());
@@ -723,6 +739,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .starts_with("kafka.sasl_username")
         );
         settings.sasl_username = Some("u".into());
@@ -731,6 +748,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .contains("WEIBOSTREAM_TEST_SURELY_UNSET")
         );
         let mut settings = KafkaSettings::default();
@@ -741,6 +759,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .starts_with("kafka.librdkafka.sasl.password")
         );
     }
@@ -752,9 +771,10 @@ mod tests {
             ..KafkaSettings::default()
         };
         let error = settings.validate().unwrap_err();
+        assert_eq!(error.key, "kafka.ssl_ca_location");
         assert!(
-            error.starts_with(
-                "kafka.ssl_ca_location is set but kafka.security_protocol is \"plaintext\""
+            error.to_string().starts_with(
+                "kafka.ssl_ca_location: set, but kafka.security_protocol is \"plaintext\""
             ),
             "{error}"
         );
@@ -763,18 +783,19 @@ mod tests {
             sasl_username: Some("alice".into()),
             ..KafkaSettings::default()
         };
-        assert!(
-            settings
-                .validate()
-                .unwrap_err()
-                .starts_with("kafka.sasl_username is set")
-        );
+        assert_eq!(settings.validate().unwrap_err().key, "kafka.sasl_username");
         let settings = KafkaSettings {
             security_protocol: "ssl".into(),
             ssl_certificate_location: Some("/etc/client.pem".into()),
             ..KafkaSettings::default()
         };
-        assert!(settings.validate().unwrap_err().contains("go together"));
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .problem
+                .contains("go together")
+        );
         let settings = KafkaSettings {
             security_protocol: "ssl".into(),
             ssl_certificate_location: Some("/etc/client.pem".into()),
@@ -786,6 +807,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .contains("WEIBOSTREAM_TEST_SURELY_UNSET")
         );
     }
@@ -803,6 +825,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .contains("kafka.compression")
         );
         settings.compression = "zstd".into();
@@ -811,6 +834,7 @@ mod tests {
             settings
                 .validate()
                 .unwrap_err()
+                .to_string()
                 .contains("kafka.heartbeat_interval_ms")
         );
     }

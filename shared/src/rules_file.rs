@@ -21,6 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::InvalidKey;
+
 /// A parsed rules file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,36 +84,49 @@ pub const MAX_WINDOW_S: u64 = 7 * 24 * 3600;
 
 impl AlertSpec {
     /// Checks the values; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if self.window_s == 0 || self.window_s > MAX_WINDOW_S {
-            return Err(format!(
-                "alert.window_s: must be between 1 and {MAX_WINDOW_S}"
+            return Err(InvalidKey::new(
+                "alert.window_s",
+                format!("must be between 1 and {MAX_WINDOW_S}"),
             ));
         }
         if self.min_matches.is_none() && self.spike_factor.is_none() {
-            return Err("alert: set min_matches, spike_factor or both".into());
+            return Err(InvalidKey::new(
+                "alert",
+                "set min_matches, spike_factor or both",
+            ));
         }
         if self.min_matches == Some(0) {
-            return Err("alert.min_matches: must be above 0".into());
+            return Err(InvalidKey::new("alert.min_matches", "must be above 0"));
         }
         if let Some(factor) = self.spike_factor
             && !(factor.is_finite() && factor > 1.0)
         {
-            return Err("alert.spike_factor: must be a number above 1".into());
+            return Err(InvalidKey::new(
+                "alert.spike_factor",
+                "must be a number above 1",
+            ));
         }
         if self.spike_min_count == 0 {
-            return Err("alert.spike_min_count: must be above 0".into());
+            return Err(InvalidKey::new("alert.spike_min_count", "must be above 0"));
         }
         if !(1..=1000).contains(&self.baseline_windows) {
-            return Err("alert.baseline_windows: must be between 1 and 1000".into());
+            return Err(InvalidKey::new(
+                "alert.baseline_windows",
+                "must be between 1 and 1000",
+            ));
         }
         if self.cooldown_s.is_some_and(|c| c > 30 * 24 * 3600) {
-            return Err("alert.cooldown_s: must be at most 30 days".into());
+            return Err(InvalidKey::new(
+                "alert.cooldown_s",
+                "must be at most 30 days",
+            ));
         }
         if let Some(channels) = &self.channels
             && channels.iter().any(|c| c.trim().is_empty())
         {
-            return Err("alert.channels: names must not be empty".into());
+            return Err(InvalidKey::new("alert.channels", "names must not be empty"));
         }
         Ok(())
     }
@@ -149,7 +164,7 @@ pub fn parse(toml: &str) -> Result<RulesFile, RulesFileError> {
             alert.validate().map_err(|message| RulesFileError::Alert {
                 id: rule.id.clone(),
                 position: index + 1,
-                message,
+                message: message.to_string(),
             })?;
         }
     }

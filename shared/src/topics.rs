@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::InvalidKey;
+
 use crate::kafka::TopicSpec;
 
 /// Names and partition counts of the pipeline's topics (config section `[topics]`).
@@ -73,7 +75,7 @@ impl Topics {
     }
 
     /// Checks names and counts; returns the offending key on error.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         for (key, name) in [
             ("topics.raw", &self.raw),
             ("topics.matched", &self.matched),
@@ -86,8 +88,9 @@ impl Topics {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid {
-                return Err(format!(
-                    "{key}: {name:?} is not a valid topic name (letters, digits, '.', '_', '-')"
+                return Err(InvalidKey::new(
+                    key,
+                    format!("{name:?} is not a valid topic name (letters, digits, '.', '_', '-')"),
                 ));
             }
         }
@@ -97,7 +100,7 @@ impl Topics {
             ("topics.replication_factor", self.replication_factor),
         ] {
             if n < 1 {
-                return Err(format!("{key}: must be at least 1, got {n}"));
+                return Err(InvalidKey::new(key, format!("must be at least 1, got {n}")));
             }
         }
         Ok(())

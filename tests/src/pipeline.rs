@@ -164,7 +164,7 @@ pub fn start_synthetic(
         http: HttpSettings::on("off"),
         ..CollectorConfig::default()
     };
-    config.source = SourceKind::Synthetic;
+    config.sources = vec![SourceKind::Synthetic];
     config.synthetic.count = count;
     config.synthetic.rate_per_s = rate;
     config.synthetic.seed = seed;

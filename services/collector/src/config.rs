@@ -3,25 +3,118 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 
 pub use crate::live_config::{
-    JetstreamSettings, LiveSourceKind, MastodonInstance, MastodonSettings, RetrySettings,
-    SocketSettings, WeiboMobileSettings, WeiboSearchSettings, WeiboSettings, WeiboTimeline,
-    WeiboUserSettings,
+    JetstreamSettings, MastodonInstance, MastodonSettings, RetrySettings, SocketSettings,
+    WeiboMobileSettings, WeiboSearchSettings, WeiboSettings, WeiboTimeline, WeiboUserSettings,
 };
 
-/// Which source feeds the collector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A source of posts; `sources` lists the ones to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
-    /// The seeded generator (`[synthetic]`).
+    /// The seeded generator (`[synthetic]`); runs alone.
     Synthetic,
-    /// A file of Weibo statuses, response bodies or normalized posts (`[file]`).
+    /// A file of Weibo statuses, response bodies or normalized posts
+    /// (`[file]`); runs alone.
     File,
+    /// Sina Weibo open API polling (`[weibo]`).
+    Weibo,
+    /// Weibo keyword search through the mobile web API (`[weibo_search]`, `[weibo_mobile]`).
+    #[serde(rename = "weibo_search")]
+    WeiboSearch,
+    /// Weibo users' posts through the mobile web API (`[weibo_user]`, `[weibo_mobile]`).
+    #[serde(rename = "weibo_user")]
+    WeiboUser,
+    /// Mastodon instances, REST polling or SSE streaming (`[mastodon]`).
+    Mastodon,
+    /// Bluesky through Jetstream's WebSocket (`[jetstream]`).
+    Jetstream,
+    /// Line-oriented TCP feeders (`[socket]`).
+    Socket,
+}
+
+/// Every source, in the order error messages list them.
+const ALL_SOURCES: [SourceKind; 8] = [
+    SourceKind::Synthetic,
+    SourceKind::File,
+    SourceKind::Weibo,
+    SourceKind::WeiboSearch,
+    SourceKind::WeiboUser,
+    SourceKind::Mastodon,
+    SourceKind::Jetstream,
+    SourceKind::Socket,
+];
+
+impl SourceKind {
+    /// The name in `sources`, e.g. `weibo_search`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Synthetic => "synthetic",
+            SourceKind::File => "file",
+            SourceKind::Weibo => "weibo",
+            SourceKind::WeiboSearch => "weibo_search",
+            SourceKind::WeiboUser => "weibo_user",
+            SourceKind::Mastodon => "mastodon",
+            SourceKind::Jetstream => "jetstream",
+            SourceKind::Socket => "socket",
+        }
+    }
+
+    /// Whether it follows a live service until stopped (`synthetic` and
+    /// `file` are inputs for tests and replays).
+    pub fn is_live(self) -> bool {
+        !matches!(self, SourceKind::Synthetic | SourceKind::File)
+    }
+}
+
+impl std::str::FromStr for SourceKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        let name = name.trim();
+        ALL_SOURCES
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = ALL_SOURCES.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown source {name:?}: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// `sources = ["weibo", "jetstream"]`, or `COLLECTOR__SOURCES=weibo,jetstream`.
+fn list_or_csv<'de, D>(deserializer: D) -> Result<Vec<SourceKind>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        List(Vec<String>),
+        Csv(String),
+    }
+    let names = match Given::deserialize(deserializer)? {
+        Given::List(list) => list,
+        Given::Csv(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    names
+        .iter()
+        .map(|name| name.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// Settings of the synthetic source.
@@ -97,12 +190,15 @@ pub struct CollectorConfig {
     pub kafka: KafkaSettings,
     /// Topic names and partition counts.
     pub topics: Topics,
-    /// The source to run when `sources` is empty.
-    pub source: SourceKind,
-    /// Live sources to run together, e.g. `["weibo", "mastodon", "jetstream", "socket"]`;
-    /// when not empty they replace `source` (`--synthetic` and `--file` clear it).
-    #[serde(deserialize_with = "crate::live_config::list_or_csv")]
-    pub sources: Vec<LiveSourceKind>,
+    /// The sources to run: `["synthetic"]` (the default), `["file"]`, or
+    /// live sources together, e.g. `["weibo", "mastodon", "jetstream",
+    /// "socket"]` (`--synthetic` and `--file` replace the list).
+    #[serde(deserialize_with = "list_or_csv")]
+    pub sources: Vec<SourceKind>,
+    /// Removed: replaced by `sources`. Read only to say so when a config
+    /// still sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Synthetic source settings.
     pub synthetic: SyntheticSettings,
     /// File source settings.
@@ -147,8 +243,8 @@ impl Default for CollectorConfig {
                 ..KafkaSettings::default()
             },
             topics: Topics::default(),
-            source: SourceKind::Synthetic,
-            sources: Vec::new(),
+            sources: vec![SourceKind::Synthetic],
+            source: None,
             synthetic: SyntheticSettings::default(),
             file: FileSettings::default(),
             shutdown_timeout_ms: 10_000,
@@ -171,59 +267,104 @@ impl Default for CollectorConfig {
 
 impl CollectorConfig {
     /// Checks every key without I/O; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
+        if let Some(old) = &self.source {
+            return Err(InvalidKey::new(
+                "source",
+                format!(
+                    "this key was replaced by sources; write sources = [{:?}]",
+                    old.trim()
+                ),
+            ));
+        }
         self.kafka.validate()?;
         self.topics.validate()?;
         self.http.address()?;
-        if !self.sources.is_empty() {
-            return self.validate_live();
-        }
-        if self.source == SourceKind::File && self.file.path.as_os_str().is_empty() {
-            return Err("file.path: required when source = \"file\"".into());
-        }
+        self.validate_sources()?;
         if self.shutdown_timeout_ms == 0 {
-            return Err("shutdown_timeout_ms: must be above 0".into());
+            return Err(InvalidKey::new("shutdown_timeout_ms", "must be above 0"));
+        }
+        match self.sources.as_slice() {
+            [SourceKind::Synthetic] => Ok(()),
+            [SourceKind::File] if self.file.path.as_os_str().is_empty() => Err(InvalidKey::new(
+                "file.path",
+                "required when sources = [\"file\"]",
+            )),
+            [SourceKind::File] => Ok(()),
+            _ => self.validate_live(),
+        }
+    }
+
+    /// The list itself: not empty, no source twice, `synthetic` and `file`
+    /// alone.
+    fn validate_sources(&self) -> Result<(), InvalidKey> {
+        if self.sources.is_empty() {
+            return Err(InvalidKey::new(
+                "sources",
+                "list at least one source, e.g. sources = [\"synthetic\"]",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for kind in &self.sources {
+            if !seen.insert(kind) {
+                return Err(InvalidKey::new(
+                    "sources",
+                    format!("{} is listed twice", kind.name()),
+                ));
+            }
+        }
+        if self.sources.len() > 1
+            && let Some(alone) = self.sources.iter().find(|kind| !kind.is_live())
+        {
+            return Err(InvalidKey::new(
+                "sources",
+                format!(
+                    "{} cannot be listed with other sources: it is a finite input \
+                     (for tests and replays) that ends the run when it is used up, while \
+                     the live sources run until stopped and resume from cursors; run it \
+                     in a collector of its own",
+                    alone.name()
+                ),
+            ));
         }
         Ok(())
     }
 
-    fn validate_live(&self) -> Result<(), String> {
-        let mut seen = HashSet::new();
-        for kind in &self.sources {
-            if !seen.insert(kind) {
-                return Err(format!("sources: {} is listed twice", kind.name()));
-            }
-        }
-        if self.shutdown_timeout_ms == 0 {
-            return Err("shutdown_timeout_ms: must be above 0".into());
-        }
+    fn validate_live(&self) -> Result<(), InvalidKey> {
         if self.cursor_dir.as_os_str().is_empty() {
-            return Err("cursor_dir: required when sources are set".into());
+            return Err(InvalidKey::new(
+                "cursor_dir",
+                "required when sources are set",
+            ));
         }
         if self.batch_max_posts == 0 {
-            return Err("batch_max_posts: must be above 0".into());
+            return Err(InvalidKey::new("batch_max_posts", "must be above 0"));
         }
         if self.batch_max_wait_ms == 0 {
-            return Err("batch_max_wait_ms: must be above 0".into());
+            return Err(InvalidKey::new("batch_max_wait_ms", "must be above 0"));
         }
         if self.metrics_log_interval_ms == 0 {
-            return Err("metrics_log_interval_ms: must be above 0".into());
+            return Err(InvalidKey::new(
+                "metrics_log_interval_ms",
+                "must be above 0",
+            ));
         }
         self.retry.validate()?;
         for kind in &self.sources {
             match kind {
-                LiveSourceKind::Weibo => self.weibo.validate()?,
-                LiveSourceKind::WeiboSearch => {
+                SourceKind::Synthetic | SourceKind::File => {}
+                SourceKind::Weibo => self.weibo.validate()?,
+                SourceKind::WeiboSearch => {
                     self.weibo_mobile.validate()?;
                     self.weibo_search.validate()?;
                 }
-                LiveSourceKind::WeiboUser => {
+                SourceKind::WeiboUser => {
                     self.weibo_mobile.validate()?;
                     self.weibo_user.validate()?;
                 }
-                LiveSourceKind::Mastodon => self.mastodon.validate()?,
-                LiveSourceKind::Jetstream => self.jetstream.validate()?,
-                LiveSourceKind::Socket => self.socket.validate()?,
+                SourceKind::Mastodon => self.mastodon.validate()?,
+                SourceKind::Jetstream => self.jetstream.validate()?,
+                SourceKind::Socket => self.socket.validate()?,
             }
         }
         Ok(())
@@ -244,17 +385,14 @@ mod tests {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         let config: CollectorConfig =
             load_from("COLLECTOR", Some(file.path()), env).map_err(|e| e.to_string())?;
-        config.validate()?;
+        config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
 
     #[test]
     fn defaults_keep_the_synthetic_source_and_real_urls() {
         let config = load("", &[]).unwrap();
-        assert_eq!(
-            (config.source, config.sources.len()),
-            (SourceKind::Synthetic, 0)
-        );
+        assert_eq!(config.sources, [SourceKind::Synthetic]);
         assert_eq!(config.weibo.base_url, "https://api.weibo.com/2");
         assert_eq!(config.weibo.calls_per_hour, 150);
         assert_eq!(
@@ -267,6 +405,17 @@ mod tests {
                 .url
                 .starts_with("wss://jetstream2.us-east.bsky.network/")
         );
+    }
+
+    #[test]
+    fn the_old_source_key_is_named_from_env_too() {
+        let error = load("", &[("COLLECTOR__SOURCE", "synthetic")]).unwrap_err();
+        assert_eq!(
+            error,
+            "source: this key was replaced by sources; write sources = [\"synthetic\"]"
+        );
+        let config = load("sources = [\"file\"]\n[file]\npath = \"posts.jsonl\"", &[]).unwrap();
+        assert_eq!(config.sources, [SourceKind::File]);
     }
 
     #[test]
@@ -310,10 +459,7 @@ mod tests {
         assert!(config.weibo_mobile.min_gap_ms >= 3000);
         assert_eq!(config.weibo_search.queries, ["建设银行 涨"]);
         let config = load("", &[("COLLECTOR__SOURCES", "weibo, socket")]).unwrap();
-        assert_eq!(
-            config.sources,
-            [LiveSourceKind::Weibo, LiveSourceKind::Socket]
-        );
+        assert_eq!(config.sources, [SourceKind::Weibo, SourceKind::Socket]);
     }
 
     #[test]
@@ -394,6 +540,24 @@ mod tests {
                 "weibo_mobile.refused_max_backoff_ms",
             ),
             ("[http]\nbind = \"localhost\"", "http.bind"),
+            (
+                "source = \"file\"",
+                "source: this key was replaced by sources; write sources = [\"file\"]",
+            ),
+            ("sources = []", "sources: list at least one source"),
+            ("sources = [\"file\"]", "file.path: required"),
+            (
+                "sources = [\"synthetic\", \"socket\"]",
+                "sources: synthetic cannot be listed with other sources",
+            ),
+            (
+                "sources = [\"jetstream\", \"file\"]\n[file]\npath = \"a\"",
+                "sources: file cannot be listed with other sources",
+            ),
+            (
+                "sources = [\"twitter\"]",
+                "expected one of synthetic, file, weibo",
+            ),
             ("[http]\nport = 1", "port"),
         ] {
             let error = load(toml, &[]).unwrap_err();

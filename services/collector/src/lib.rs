@@ -1,8 +1,9 @@
-//! Collector service: takes posts from a source (synthetic, file) or from
-//! live sources (Weibo, Mastodon, Bluesky Jetstream, TCP line feeders),
-//! normalizes them to the shared `Post`, and publishes them to `posts.raw`
-//! keyed by author id with an idempotent producer. Live sources save their
-//! cursors only once the broker acknowledged the posts before them.
+//! Collector service: takes posts from its sources (synthetic, file, or
+//! live: Weibo, Mastodon, Bluesky Jetstream, TCP line feeders), normalizes
+//! them to the shared `Post`, and publishes them to `posts.raw` keyed by
+//! author id with an idempotent producer, all through one publish path
+//! (`live`). Live sources save their cursors only once the broker
+//! acknowledged the posts before them.
 
 pub mod config;
 pub mod cursor;
@@ -12,7 +13,6 @@ mod live_config;
 mod live_validate;
 pub mod metrics;
 pub mod ops;
-pub mod publish;
 pub mod service;
 pub mod sources;
 pub mod synthetic;
@@ -20,4 +20,4 @@ mod synthetic_words;
 pub mod weibo;
 
 pub use config::CollectorConfig;
-pub use service::{Collector, RunSummary};
+pub use service::{BuildError, Collector, RunSummary};

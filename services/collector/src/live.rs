@@ -1,26 +1,31 @@
-//! Running the live sources: one task per source sends [`Batch`]es over a
-//! bounded channel; the publisher enqueues each batch's posts, and an
+//! Running the sources, the collector's one publish path: one task per
+//! source (live, or the finite `synthetic` and `file`) sends [`Batch`]es
+//! over a bounded channel; the publisher enqueues each batch's posts, and an
 //! in-order ack task waits for the broker to acknowledge every post of a
 //! batch before it saves that batch's cursor. A cursor on disk therefore
 //! never points past an unacknowledged post, and a restart resumes exactly
-//! after the last acknowledged batch.
+//! after the last acknowledged batch. A run whose sources all ended by
+//! themselves waits for every acknowledgement.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Statistics};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use weibostream_shared::kafka;
+use weibostream_shared::kafka::acks::{self, BatchAcks};
 use weibostream_shared::stats::{BrokerReadiness, STATS_INTERVAL_MS};
 
-use crate::config::{CollectorConfig, LiveSourceKind};
+use crate::config::{CollectorConfig, SourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use crate::service::RunSummary;
+use crate::service::{BuildError, RunSummary};
+use crate::sources::finite::{FileSource, SyntheticSource};
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
 use crate::sources::socket::SocketSource;
@@ -28,15 +33,21 @@ use crate::sources::weibo::WeiboSource;
 use crate::sources::weibo_feeds::MobileSource;
 use crate::sources::weibo_mobile::MobileClient;
 use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::secret::{load_secret, load_token};
 
-/// Batches queued between the sources and the publisher.
-const BATCH_QUEUE: usize = 64;
+/// Batches queued between the sources and the publisher. Few: the
+/// producer's own queue is the buffer, and the synthetic source at full
+/// speed fills these with 500-post batches (64 of them held ~45 MiB more
+/// peak RSS than the old per-post publish; 8 hold ~8 MiB more).
+const BATCH_QUEUE: usize = 8;
 /// Published batches waiting for their acknowledgements.
 const ACK_QUEUE: usize = 256;
 
 /// A configured source, ready to run.
 enum Runner {
+    Synthetic(SyntheticSource),
+    File(FileSource),
     Weibo(WeiboSource),
     WeiboMobile(MobileSource),
     Mastodon(MastodonSource),
@@ -47,6 +58,8 @@ enum Runner {
 impl Runner {
     async fn run(self, context: SourceContext) -> Result<(), SourceError> {
         match self {
+            Runner::Synthetic(source) => source.run(context).await,
+            Runner::File(source) => source.run(context).await,
             Runner::Weibo(source) => source.run(context).await,
             Runner::WeiboMobile(source) => source.run(context).await,
             Runner::Mastodon(source) => source.run(context).await,
@@ -62,16 +75,16 @@ struct Planned {
     cursor: Option<CursorFile>,
 }
 
-/// The live sources of a config, with their tokens loaded and clients built.
-pub struct LivePlan {
+/// The sources of a config, with their tokens loaded and clients built.
+pub struct SourcePlan {
     sources: Vec<Planned>,
     metrics: CollectorMetrics,
 }
 
-impl LivePlan {
+impl SourcePlan {
     /// Builds every configured source; reads tokens (the only I/O). Errors
     /// name the config key to fix.
-    pub fn build(config: &CollectorConfig) -> Result<LivePlan, String> {
+    pub fn build(config: &CollectorConfig) -> Result<SourcePlan, BuildError> {
         let mut sources = Vec::new();
         let mut mobile: Option<Arc<MobileClient>> = None;
         let mut add = |name: String, runner: Runner, resumable: bool| {
@@ -84,50 +97,64 @@ impl LivePlan {
         };
         for kind in &config.sources {
             match kind {
-                LiveSourceKind::Weibo => {
+                SourceKind::Synthetic => {
+                    let source = SyntheticSource::new(config.synthetic.clone());
+                    add("synthetic".into(), Runner::Synthetic(source), false);
+                }
+                SourceKind::File => {
+                    let source = FileSource::new(config.file.clone());
+                    add("file".into(), Runner::File(source), false);
+                }
+                SourceKind::Weibo => {
                     let settings = &config.weibo;
-                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)
-                        .map_err(|e| e.to_string())?
+                    let token = load_token("weibo", &settings.access_token_env, &settings.access_token_file)?
                         .ok_or_else(|| {
-                            format!(
-                                "weibo.access_token_env: the environment variable {} is not set; put a Weibo OAuth2 access token in it (or set weibo.access_token_file)",
-                                settings.access_token_env
+                            InvalidKey::new(
+                                "weibo.access_token_env",
+                                format!(
+                                    "the environment variable {} is not set; put a Weibo OAuth2 access token in it (or set weibo.access_token_file)",
+                                    settings.access_token_env
+                                ),
                             )
                         })?;
                     add(
                         "weibo".into(),
-                        Runner::Weibo(WeiboSource::new(settings.clone(), token)?),
+                        Runner::Weibo(
+                            WeiboSource::new(settings.clone(), token)
+                                .map_err(|e| BuildError::source("weibo", e))?,
+                        ),
                         true,
                     );
                 }
-                LiveSourceKind::WeiboSearch => {
+                SourceKind::WeiboSearch => {
                     let client = mobile_client(config, &mut mobile)?;
-                    let source = MobileSource::search(client, config.weibo_search.clone())?;
+                    let source = MobileSource::search(client, config.weibo_search.clone())
+                        .map_err(|e| BuildError::source("weibo_search", e))?;
                     add("weibo_search".into(), Runner::WeiboMobile(source), true);
                 }
-                LiveSourceKind::WeiboUser => {
+                SourceKind::WeiboUser => {
                     let client = mobile_client(config, &mut mobile)?;
                     let source = MobileSource::user(client, config.weibo_user.clone());
                     add("weibo_user".into(), Runner::WeiboMobile(source), true);
                 }
-                LiveSourceKind::Mastodon => {
+                SourceKind::Mastodon => {
                     for (index, instance) in config.mastodon.instances.iter().enumerate() {
                         let key = format!("mastodon.instances[{index}]");
                         let token = load_token(
                             &key,
                             &instance.access_token_env,
                             &instance.access_token_file,
-                        )
-                        .map_err(|e| e.to_string())?;
-                        let source = MastodonSource::new(&config.mastodon, index, token)?;
+                        )?;
+                        let source = MastodonSource::new(&config.mastodon, index, token)
+                            .map_err(|e| BuildError::source("mastodon", e))?;
                         add(source.name(), Runner::Mastodon(source), true);
                     }
                 }
-                LiveSourceKind::Jetstream => {
+                SourceKind::Jetstream => {
                     let source = JetstreamSource::new(config.jetstream.clone());
                     add("jetstream".into(), Runner::Jetstream(source), true);
                 }
-                LiveSourceKind::Socket => {
+                SourceKind::Socket => {
                     for address in &config.socket.addresses {
                         let source = SocketSource::new(address.clone(), config.socket.clone());
                         add(format!("socket:{address}"), Runner::Socket(source), false);
@@ -143,7 +170,7 @@ impl LivePlan {
             }
         }
         let metrics = CollectorMetrics::new(sources.iter().map(|s| s.metrics.clone()).collect());
-        Ok(LivePlan { sources, metrics })
+        Ok(SourcePlan { sources, metrics })
     }
 
     /// The counters of every source, readable while the collector runs.
@@ -160,12 +187,13 @@ impl LivePlan {
         broker: BrokerReadiness,
         shutdown: CancellationToken,
     ) -> anyhow::Result<RunSummary> {
-        let producer: FutureProducer<BrokerReadiness> = config
+        let producer: PostProducer = config
             .kafka
             .producer_config("collector")
             .set("statistics.interval.ms", STATS_INTERVAL_MS.to_string())
-            .create_with_context(broker)
+            .create_with_context(PublishContext { broker })
             .context("creating the producer")?;
+        let producer = Arc::new(producer);
         let stop = shutdown.child_token();
         let (batch_tx, batch_rx) = mpsc::channel(BATCH_QUEUE);
         let mut tasks = JoinSet::new();
@@ -213,10 +241,19 @@ impl LivePlan {
             give_up,
         );
         let (fatal, published) = tokio::join!(supervise(tasks, &stop), publishing);
-        let acked = match tokio::time::timeout(timeout, acks).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join_error)) => Err(anyhow!("the acknowledgement task failed: {join_error}")),
-            Err(_) => Err(anyhow!(
+        // Bounded only once the run is stopping (shutdown, a fatal error):
+        // sources that ended by themselves wait for every ack, as
+        // librdkafka retries until `message.timeout.ms` (through a broker
+        // stall, say).
+        let bound = async {
+            stop.cancelled().await;
+            tokio::time::sleep(timeout).await;
+        };
+        let acked = tokio::select! {
+            joined = acks => joined.unwrap_or_else(|join_error| {
+                Err(anyhow!("the acknowledgement task failed: {join_error}"))
+            }),
+            () = bound => Err(anyhow!(
                 "posts still unacknowledged after shutdown_timeout_ms = {} ms; their cursors were not saved, so the next run fetches them again",
                 timeout.as_millis()
             )),
@@ -246,7 +283,7 @@ impl LivePlan {
 fn mobile_client(
     config: &CollectorConfig,
     built: &mut Option<Arc<MobileClient>>,
-) -> Result<Arc<MobileClient>, String> {
+) -> Result<Arc<MobileClient>, BuildError> {
     if let Some(client) = built {
         return Ok(client.clone());
     }
@@ -256,15 +293,20 @@ fn mobile_client(
         "weibo_mobile.cookie_file",
         &settings.cookie_env,
         &settings.cookie_file,
-    )
-    .map_err(|e| e.to_string())?
+    )?
     .ok_or_else(|| {
-        format!(
-            "weibo_mobile.cookie_env: the environment variable {} is not set; log in at https://m.weibo.cn in a browser and put the request's Cookie header (with SUB=...) in it (or set weibo_mobile.cookie_file)",
-            settings.cookie_env
+        InvalidKey::new(
+            "weibo_mobile.cookie_env",
+            format!(
+                "the environment variable {} is not set; log in at https://m.weibo.cn in a browser and put the request's Cookie header (with SUB=...) in it (or set weibo_mobile.cookie_file)",
+                settings.cookie_env
+            ),
         )
     })?;
-    let client = Arc::new(MobileClient::new(settings.clone(), cookie)?);
+    let client = Arc::new(
+        MobileClient::new(settings.clone(), cookie)
+            .map_err(|e| BuildError::source("weibo_mobile", e))?,
+    );
     *built = Some(client.clone());
     Ok(client)
 }
@@ -290,9 +332,38 @@ async fn supervise(
     fatal
 }
 
+/// The collector's producer.
+type PostProducer = ThreadedProducer<PublishContext>;
+
+/// Settles each post's [`BatchAcks`] and follows the broker connection.
+struct PublishContext {
+    broker: BrokerReadiness,
+}
+
+impl ClientContext for PublishContext {
+    fn stats(&self, statistics: Statistics) {
+        self.broker.observe(&statistics);
+    }
+}
+
+impl ProducerContext for PublishContext {
+    type DeliveryOpaque = Arc<BatchAcks>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, acks: Arc<BatchAcks>) {
+        match result {
+            Ok(_) => acks.settle(None),
+            Err((error, _)) => {
+                tracing::error!(%error, "post not delivered to the broker");
+                acks.settle(Some(error));
+            }
+        }
+    }
+}
+
 /// A published batch waiting for its acknowledgements.
 struct Published {
-    deliveries: Vec<DeliveryFuture>,
+    acks: Arc<BatchAcks>,
+    posts: u64,
     cursor: Option<CursorUpdate>,
     metrics: Arc<SourceMetrics>,
 }
@@ -301,10 +372,10 @@ struct Published {
 /// `give_up` ends a wait for room in a full producer queue (a broker down at
 /// shutdown): those posts stay unpublished and their cursors unsaved.
 async fn publish(
-    producer: &FutureProducer<BrokerReadiness>,
+    producer: &PostProducer,
     topic: &str,
     mut batches: mpsc::Receiver<Batch>,
-    acks: mpsc::Sender<Published>,
+    to_ack: mpsc::Sender<Published>,
     ops: &CollectorOps,
     stop: &CancellationToken,
     give_up: impl Future<Output = ()>,
@@ -312,35 +383,33 @@ async fn publish(
     let mut give_up = std::pin::pin!(give_up);
     let mut payload = Vec::with_capacity(1024);
     while let Some(batch) = batches.recv().await {
-        let mut deliveries = Vec::with_capacity(batch.posts.len());
+        let batch_acks = BatchAcks::new();
         for post in &batch.posts {
             payload.clear();
             serde_json::to_writer(&mut payload, post).context("encoding a post")?;
-            let record = FutureRecord::to(topic)
+            let record = BaseRecord::with_opaque_to(topic, batch_acks.clone())
                 .key(post.author.id.as_str())
                 .payload(&payload);
             let enqueued = tokio::select! {
-                enqueued = kafka::enqueue(producer, record) => enqueued,
+                enqueued = acks::send(producer, record) => enqueued,
                 () = &mut give_up => bail!(
                     "the producer queue stayed full past shutdown_timeout_ms; unpublished posts are fetched again on the next run"
                 ),
             };
-            match enqueued {
-                Ok(delivery) => deliveries.push(delivery),
-                Err(error) => {
-                    ops.publish_errors.inc();
-                    stop.cancel();
-                    bail!("cannot enqueue a post: {error}");
-                }
+            if let Err(error) = enqueued {
+                ops.publish_errors.inc();
+                stop.cancel();
+                bail!("cannot enqueue a post: {error}");
             }
         }
         ops.queue(producer.in_flight_count());
         let published = Published {
-            deliveries,
+            acks: batch_acks,
+            posts: batch.posts.len() as u64,
             cursor: batch.cursor,
             metrics: batch.metrics,
         };
-        if acks.send(published).await.is_err() {
+        if to_ack.send(published).await.is_err() {
             // The ack task failed and said why; nothing more can be saved.
             break;
         }
@@ -348,17 +417,17 @@ async fn publish(
     Ok(())
 }
 
-/// Awaits each batch's deliveries in order, then saves its cursor.
+/// Awaits each batch's acknowledgements in order, then saves its cursor.
 async fn acknowledge(
     mut published: mpsc::Receiver<Published>,
-    producer: FutureProducer<BrokerReadiness>,
+    producer: Arc<PostProducer>,
     ops: CollectorOps,
     stop: CancellationToken,
 ) -> anyhow::Result<u64> {
     let mut total = 0;
     while let Some(batch) = published.recv().await {
-        let count = batch.deliveries.len() as u64;
-        let delivered = kafka::await_deliveries(batch.deliveries).await;
+        let count = batch.posts;
+        let delivered = batch.acks.settled().await;
         ops.queue(producer.in_flight_count());
         if let Err(error) = delivered {
             // Which posts of the batch failed is not told; the batch is not published.

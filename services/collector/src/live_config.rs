@@ -1,88 +1,10 @@
-//! Config of the live sources (`sources = [...]`, `[weibo]`, `[weibo_mobile]`,
+//! Config of the live sources (`[weibo]`, `[weibo_mobile]`,
 //! `[weibo_search]`, `[weibo_user]`, `[mastodon]`, `[jetstream]`, `[socket]`,
 //! `[retry]`), validated without I/O.
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer, Serialize};
-
-/// A live source; several can run at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LiveSourceKind {
-    /// Sina Weibo open API polling (`[weibo]`).
-    Weibo,
-    /// Weibo keyword search through the mobile web API (`[weibo_search]`, `[weibo_mobile]`).
-    #[serde(rename = "weibo_search")]
-    WeiboSearch,
-    /// Weibo users' posts through the mobile web API (`[weibo_user]`, `[weibo_mobile]`).
-    #[serde(rename = "weibo_user")]
-    WeiboUser,
-    /// Mastodon instances, REST polling or SSE streaming (`[mastodon]`).
-    Mastodon,
-    /// Bluesky through Jetstream's WebSocket (`[jetstream]`).
-    Jetstream,
-    /// Line-oriented TCP feeders (`[socket]`).
-    Socket,
-}
-
-impl LiveSourceKind {
-    /// The name in `sources`, e.g. `weibo_search`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LiveSourceKind::Weibo => "weibo",
-            LiveSourceKind::WeiboSearch => "weibo_search",
-            LiveSourceKind::WeiboUser => "weibo_user",
-            LiveSourceKind::Mastodon => "mastodon",
-            LiveSourceKind::Jetstream => "jetstream",
-            LiveSourceKind::Socket => "socket",
-        }
-    }
-}
-
-impl std::str::FromStr for LiveSourceKind {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        match name.trim() {
-            "weibo" => Ok(LiveSourceKind::Weibo),
-            "weibo_search" => Ok(LiveSourceKind::WeiboSearch),
-            "weibo_user" => Ok(LiveSourceKind::WeiboUser),
-            "mastodon" => Ok(LiveSourceKind::Mastodon),
-            "jetstream" => Ok(LiveSourceKind::Jetstream),
-            "socket" => Ok(LiveSourceKind::Socket),
-            other => Err(format!(
-                "unknown source {other:?}: expected weibo, weibo_search, weibo_user, mastodon, jetstream or socket"
-            )),
-        }
-    }
-}
-
-/// `sources = ["weibo", "jetstream"]`, or `COLLECTOR__SOURCES=weibo,jetstream`.
-pub(crate) fn list_or_csv<'de, D>(deserializer: D) -> Result<Vec<LiveSourceKind>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        List(Vec<String>),
-        Csv(String),
-    }
-    let names = match Given::deserialize(deserializer)? {
-        Given::List(list) => list,
-        Given::Csv(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    };
-    names
-        .iter()
-        .map(|name| name.parse().map_err(serde::de::Error::custom))
-        .collect()
-}
+use serde::{Deserialize, Serialize};
 
 /// Waits after transient errors (5xx, timeouts, resets, rate limits).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

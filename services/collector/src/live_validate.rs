@@ -1,33 +1,38 @@
 //! Validation of the live sources' config without I/O; every error names
 //! the key to fix.
 
+use weibostream_shared::config::InvalidKey;
+
 use crate::live_config::{
     JetstreamSettings, MastodonSettings, RetrySettings, SocketSettings, WeiboMobileSettings,
     WeiboSearchSettings, WeiboSettings, WeiboTimeline, WeiboUserSettings,
 };
 
 /// An `http(s)://` or `ws(s)://` URL with a host, or an error naming `key`.
-pub(crate) fn check_url(key: &str, url: &str, schemes: &[&str]) -> Result<(), String> {
+pub(crate) fn check_url(key: &str, url: &str, schemes: &[&str]) -> Result<(), InvalidKey> {
     let parsed = reqwest::Url::parse(url)
-        .map_err(|error| format!("{key}: {url:?} is not a URL: {error}"))?;
+        .map_err(|error| InvalidKey::new(key, format!("{url:?} is not a URL: {error}")))?;
     if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none() {
-        return Err(format!(
-            "{key}: {url:?} must be a {} URL with a host",
-            schemes.join(" or ")
+        return Err(InvalidKey::new(
+            key,
+            format!("{url:?} must be a {} URL with a host", schemes.join(" or ")),
         ));
     }
     Ok(())
 }
 
-fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), String> {
+fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), InvalidKey> {
     if value < min || value > max {
-        return Err(format!("{key}: {value} is not within {min}..={max}"));
+        return Err(InvalidKey::new(
+            key,
+            format!("{value} is not within {min}..={max}"),
+        ));
     }
     Ok(())
 }
 
 impl RetrySettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         check_range(
             "retry.initial_backoff_ms",
             self.initial_backoff_ms,
@@ -35,9 +40,12 @@ impl RetrySettings {
             3_600_000,
         )?;
         if self.max_backoff_ms < self.initial_backoff_ms {
-            return Err(format!(
-                "retry.max_backoff_ms ({}) must be at least retry.initial_backoff_ms ({})",
-                self.max_backoff_ms, self.initial_backoff_ms
+            return Err(InvalidKey::new(
+                "retry.max_backoff_ms",
+                format!(
+                    "{} must be at least retry.initial_backoff_ms ({})",
+                    self.max_backoff_ms, self.initial_backoff_ms
+                ),
             ));
         }
         Ok(())
@@ -45,13 +53,13 @@ impl RetrySettings {
 }
 
 impl WeiboSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         check_url("weibo.base_url", &self.base_url, &["http", "https"])?;
         if self.access_token_env.is_empty() && self.access_token_file.as_os_str().is_empty() {
-            return Err(
-                "weibo.access_token_env: set it (or weibo.access_token_file); Weibo needs a token"
-                    .into(),
-            );
+            return Err(InvalidKey::new(
+                "weibo.access_token_env",
+                "set it (or weibo.access_token_file); Weibo needs a token",
+            ));
         }
         check_range(
             "weibo.calls_per_hour",
@@ -92,13 +100,13 @@ impl WeiboSettings {
 }
 
 impl WeiboMobileSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         check_url("weibo_mobile.base_url", &self.base_url, &["http", "https"])?;
         if self.cookie_env.is_empty() && self.cookie_file.as_os_str().is_empty() {
-            return Err(
-                "weibo_mobile.cookie_env: set it (or weibo_mobile.cookie_file); the mobile API needs a logged-in cookie"
-                    .into(),
-            );
+            return Err(InvalidKey::new(
+                "weibo_mobile.cookie_env",
+                "set it (or weibo_mobile.cookie_file); the mobile API needs a logged-in cookie",
+            ));
         }
         check_range(
             "weibo_mobile.requests_per_hour",
@@ -120,9 +128,12 @@ impl WeiboMobileSettings {
             3_600_000,
         )?;
         if self.refused_max_backoff_ms < self.refused_initial_backoff_ms {
-            return Err(format!(
-                "weibo_mobile.refused_max_backoff_ms ({}) must be at least weibo_mobile.refused_initial_backoff_ms ({})",
-                self.refused_max_backoff_ms, self.refused_initial_backoff_ms
+            return Err(InvalidKey::new(
+                "weibo_mobile.refused_max_backoff_ms",
+                format!(
+                    "{} must be at least weibo_mobile.refused_initial_backoff_ms ({})",
+                    self.refused_max_backoff_ms, self.refused_initial_backoff_ms
+                ),
             ));
         }
         check_range(
@@ -144,31 +155,33 @@ impl WeiboMobileSettings {
 const MAX_QUERY_CHARS: usize = 100;
 
 impl WeiboSearchSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         if self.queries.is_empty() && !self.queries_from_rules {
-            return Err(
-                "weibo_search.queries: list at least one query (or set weibo_search.queries_from_rules = true)"
-                    .into(),
-            );
+            return Err(InvalidKey::new(
+                "weibo_search.queries",
+                "list at least one query (or set weibo_search.queries_from_rules = true)",
+            ));
         }
         for (index, query) in self.queries.iter().enumerate() {
             let words = query.split_whitespace().count();
             if words == 0 || query.chars().count() > MAX_QUERY_CHARS {
-                return Err(format!(
-                    "weibo_search.queries[{index}]: {query:?} must have 1 to {MAX_QUERY_CHARS} characters and a word"
+                return Err(InvalidKey::new(
+                    format!("weibo_search.queries[{index}]"),
+                    format!("{query:?} must have 1 to {MAX_QUERY_CHARS} characters and a word"),
                 ));
             }
             if self.queries[..index].contains(query) {
-                return Err(format!(
-                    "weibo_search.queries[{index}]: {query:?} is listed twice"
+                return Err(InvalidKey::new(
+                    format!("weibo_search.queries[{index}]"),
+                    format!("{query:?} is listed twice"),
                 ));
             }
         }
         if self.queries_from_rules && self.rules_path.as_os_str().is_empty() {
-            return Err(
-                "weibo_search.rules_path: required when weibo_search.queries_from_rules = true"
-                    .into(),
-            );
+            return Err(InvalidKey::new(
+                "weibo_search.rules_path",
+                "required when weibo_search.queries_from_rules = true",
+            ));
         }
         check_range(
             "weibo_search.rules_poll_ms",
@@ -198,18 +211,25 @@ impl WeiboSearchSettings {
 }
 
 impl WeiboUserSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         if self.uids.is_empty() {
-            return Err("weibo_user.uids: list at least one user id".into());
+            return Err(InvalidKey::new(
+                "weibo_user.uids",
+                "list at least one user id",
+            ));
         }
         for (index, uid) in self.uids.iter().enumerate() {
             if uid.is_empty() || uid.len() > 20 || !uid.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!(
-                    "weibo_user.uids[{index}]: {uid:?} is not a numeric Weibo user id"
+                return Err(InvalidKey::new(
+                    format!("weibo_user.uids[{index}]"),
+                    format!("{uid:?} is not a numeric Weibo user id"),
                 ));
             }
             if self.uids[..index].contains(uid) {
-                return Err(format!("weibo_user.uids[{index}]: {uid} is listed twice"));
+                return Err(InvalidKey::new(
+                    format!("weibo_user.uids[{index}]"),
+                    format!("{uid} is listed twice"),
+                ));
             }
         }
         check_range(
@@ -228,9 +248,12 @@ impl WeiboUserSettings {
 }
 
 impl MastodonSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         if self.instances.is_empty() {
-            return Err("mastodon.instances: list at least one instance".into());
+            return Err(InvalidKey::new(
+                "mastodon.instances",
+                "list at least one instance",
+            ));
         }
         let mut hosts = Vec::new();
         for (index, instance) in self.instances.iter().enumerate() {
@@ -238,7 +261,7 @@ impl MastodonSettings {
             check_url(&key, &instance.base_url, &["http", "https"])?;
             let host = instance_key(&instance.base_url);
             if hosts.contains(&host) {
-                return Err(format!("{key}: {host} is listed twice"));
+                return Err(InvalidKey::new(key, format!("{host} is listed twice")));
             }
             hosts.push(host);
         }
@@ -295,12 +318,13 @@ pub(crate) fn instance_key(base_url: &str) -> String {
 }
 
 impl JetstreamSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         check_url("jetstream.url", &self.url, &["ws", "wss"])?;
         for language in &self.languages {
             if language.is_empty() || !language.chars().all(|c| c.is_ascii_alphabetic()) {
-                return Err(format!(
-                    "jetstream.languages: {language:?} is not a language code like \"en\""
+                return Err(InvalidKey::new(
+                    "jetstream.languages",
+                    format!("{language:?} is not a language code like \"en\""),
                 ));
             }
         }
@@ -326,17 +350,21 @@ impl JetstreamSettings {
 }
 
 impl SocketSettings {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), InvalidKey> {
         if self.addresses.is_empty() {
-            return Err("socket.addresses: list at least one host:port".into());
+            return Err(InvalidKey::new(
+                "socket.addresses",
+                "list at least one host:port",
+            ));
         }
         for (index, address) in self.addresses.iter().enumerate() {
             let valid = address
                 .rsplit_once(':')
                 .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
             if !valid || self.addresses[..index].contains(address) {
-                return Err(format!(
-                    "socket.addresses[{index}]: {address:?} is not a distinct host:port"
+                return Err(InvalidKey::new(
+                    format!("socket.addresses[{index}]"),
+                    format!("{address:?} is not a distinct host:port"),
                 ));
             }
         }

@@ -59,13 +59,11 @@ async fn main() -> ExitCode {
 
 fn apply_args(config: &mut CollectorConfig, args: Args) {
     if let Some(path) = args.file {
-        config.source = SourceKind::File;
+        config.sources = vec![SourceKind::File];
         config.file.path = path;
-        config.sources.clear();
     }
     if args.synthetic {
-        config.source = SourceKind::Synthetic;
-        config.sources.clear();
+        config.sources = vec![SourceKind::Synthetic];
     }
     if let Some(rate) = args.rate {
         config.synthetic.rate_per_s = rate;

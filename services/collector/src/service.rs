@@ -1,28 +1,24 @@
-//! The collector's run loop: take posts from the configured source, publish
-//! them, and on a finite source's end or on shutdown wait for every ack.
-//! Live sources (`sources = [...]`) run through [`crate::live`].
+//! The collector: built from config (all checks before any I/O), then run
+//! until its sources end or shutdown. Every source, the finite `synthetic`
+//! and `file` as well as the live ones, publishes through one path,
+//! [`SourcePlan::run`](crate::live::SourcePlan::run).
 
-use std::fs::File;
-use std::io::{BufReader, IsTerminal};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use indicatif::{ProgressBar, ProgressStyle};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
+use weibostream_shared::secret::SecretError;
 use weibostream_shared::stats::BrokerReadiness;
 
-use crate::config::{CollectorConfig, Progress, SourceKind};
-use crate::file_input::{FileRecord, FileRecords};
-use crate::live::LivePlan;
-use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
+use crate::config::{CollectorConfig, SourceKind};
+use crate::live::SourcePlan;
+use crate::metrics::CollectorMetrics;
 use crate::ops::CollectorOps;
-use crate::publish::Publisher;
-use crate::synthetic::SyntheticPosts;
 
 const SERVICE: &str = "collector";
 
@@ -37,52 +33,61 @@ pub struct RunSummary {
     pub bad_records: u64,
 }
 
+/// Why a collector could not be built (all are the user's to fix: exit
+/// code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A config key is invalid.
+    #[error("{0}")]
+    Config(#[from] InvalidKey),
+    /// A token or cookie cannot be read.
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    /// A source cannot be set up (its HTTP client, its query file).
+    #[error("{source_name}: {problem}")]
+    Source {
+        /// The source, as in `sources`.
+        source_name: String,
+        /// What went wrong.
+        problem: String,
+    },
+}
+
+impl BuildError {
+    /// The error of a source that cannot be set up.
+    pub(crate) fn source(source_name: &str, problem: impl Into<String>) -> Self {
+        BuildError::Source {
+            source_name: source_name.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// The collector, built and ready to run.
 pub struct Collector {
     config: CollectorConfig,
-    live: Option<LivePlan>,
-    /// Counters of the synthetic or file source.
-    source: Arc<SourceMetrics>,
+    sources: SourcePlan,
 }
 
 impl Collector {
     /// Validates the config (and that a file source's file exists, and
     /// reads the live sources' tokens).
-    pub fn build(config: CollectorConfig) -> Result<Collector, String> {
+    pub fn build(config: CollectorConfig) -> Result<Collector, BuildError> {
         config.validate()?;
-        let name = match config.source {
-            SourceKind::Synthetic => "synthetic",
-            SourceKind::File => "file",
-        };
-        let source = Arc::new(SourceMetrics::new(name));
-        if !config.sources.is_empty() {
-            let live = Some(LivePlan::build(&config)?);
-            return Ok(Collector {
-                config,
-                live,
-                source,
-            });
+        if config.sources == [SourceKind::File] && !config.file.path.is_file() {
+            return Err(InvalidKey::new(
+                "file.path",
+                format!("{} is not a readable file", config.file.path.display()),
+            )
+            .into());
         }
-        if config.source == SourceKind::File && !config.file.path.is_file() {
-            return Err(format!(
-                "file.path: {} is not a readable file",
-                config.file.path.display()
-            ));
-        }
-        Ok(Collector {
-            config,
-            live: None,
-            source,
-        })
+        let sources = SourcePlan::build(&config)?;
+        Ok(Collector { config, sources })
     }
 
-    /// Counters of the sources (the live ones, or the one synthetic or file
-    /// source), readable while [`Collector::run`] runs.
+    /// Counters of the sources, readable while [`Collector::run`] runs.
     pub fn metrics(&self) -> CollectorMetrics {
-        self.live.as_ref().map_or_else(
-            || CollectorMetrics::new(vec![self.source.clone()]),
-            |live| live.metrics().clone(),
-        )
+        self.sources.metrics().clone()
     }
 
     /// Runs until the source ends or `shutdown` is cancelled, serving
@@ -115,120 +120,31 @@ impl Collector {
         let specs = config.topics.specs(&[TopicRole::Raw]);
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
         readiness.ready();
-        if let Some(live) = self.live {
-            tracing::info!(sources = ?config.sources, topic = %config.topics.raw, "collector started");
-            let broker_side = Readiness::new();
-            broker_side.ready();
-            let stop_following = CancellationToken::new();
-            let follower = tokio::spawn(follow_sources(
-                readiness,
-                broker_side.clone(),
-                live.metrics().clone(),
-                stop_following.clone(),
-            ));
-            let broker = BrokerReadiness {
-                readiness: broker_side,
-            };
-            let result = live.run(&self.config, ops, broker, shutdown).await;
-            stop_following.cancel();
-            let _ = follower.await;
-            return result;
-        }
-        let broker = BrokerReadiness { readiness };
-        let mut publisher = Publisher::new(
-            &config.kafka,
-            &config.topics.raw,
-            self.source.clone(),
-            ops,
-            broker,
-        )?;
-        tracing::info!(source = ?config.source, topic = %config.topics.raw, "collector started");
-        let mut summary = match config.source {
-            SourceKind::Synthetic => self.run_synthetic(&mut publisher, &shutdown).await?,
-            SourceKind::File => self.run_file(&mut publisher, &shutdown).await?,
+        tracing::info!(sources = ?config.sources, topic = %config.topics.raw, "collector started");
+        let broker_side = Readiness::new();
+        broker_side.ready();
+        let stop_following = CancellationToken::new();
+        let follower = tokio::spawn(follow_sources(
+            readiness,
+            broker_side.clone(),
+            self.sources.metrics().clone(),
+            stop_following.clone(),
+        ));
+        let broker = BrokerReadiness {
+            readiness: broker_side,
         };
-        // A source that ended by itself waits for every ack (librdkafka retries
-        // until message.timeout.ms, e.g. through a broker stall); a shutdown
-        // request bounds the wait by shutdown_timeout_ms.
-        while !shutdown.is_cancelled() && publisher.in_flight() > 0 {
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            }
+        let result = self.sources.run(&self.config, ops, broker, shutdown).await;
+        stop_following.cancel();
+        let _ = follower.await;
+        if let Ok(summary) = &result {
+            tracing::info!(
+                published = summary.published,
+                skipped = summary.skipped,
+                bad_records = summary.bad_records,
+                "collector stopped"
+            );
         }
-        let timeout = Duration::from_millis(config.shutdown_timeout_ms);
-        let finish = tokio::task::block_in_place(|| publisher.finish(timeout));
-        summary.published = finish?;
-        tracing::info!(
-            published = summary.published,
-            skipped = summary.skipped,
-            bad_records = summary.bad_records,
-            "collector stopped"
-        );
-        Ok(summary)
-    }
-
-    async fn run_synthetic(
-        &self,
-        publisher: &mut Publisher,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<RunSummary> {
-        let settings = &self.config.synthetic;
-        let mut posts = SyntheticPosts::new(settings.seed);
-        let mut pace = Pace::new(settings.rate_per_s);
-        let bar = progress_bar(
-            Progress::Auto,
-            (settings.count > 0).then_some(settings.count),
-            "posts",
-        );
-        while !shutdown.is_cancelled() && (settings.count == 0 || publisher.sent() < settings.count)
-        {
-            let post = posts.next_post(Utc::now());
-            self.source.add_fetched(1);
-            publisher.publish(&post).await?;
-            bar.inc(1);
-            pace.tick().await;
-        }
-        bar.finish_and_clear();
-        Ok(RunSummary::default())
-    }
-
-    async fn run_file(
-        &self,
-        publisher: &mut Publisher,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<RunSummary> {
-        let settings = &self.config.file;
-        let file = File::open(&settings.path)?;
-        let size = file.metadata().map(|m| m.len()).ok();
-        let bar = progress_bar(settings.progress, size, "bytes");
-        let mut records = FileRecords::new(BufReader::new(bar.wrap_read(file)), Utc::now);
-        let mut pace = Pace::new(settings.rate_per_s);
-        let mut summary = RunSummary::default();
-        while !shutdown.is_cancelled() {
-            // Reading is blocking file I/O, but a buffered local file read is
-            // short; the pace and publish awaits keep the runtime responsive.
-            let Some(record) = records.next() else { break };
-            match record {
-                Ok(FileRecord::Post(post)) => {
-                    self.source.add_fetched(1);
-                    publisher.publish(&post).await?;
-                    pace.tick().await;
-                }
-                Ok(FileRecord::Deleted { id }) => {
-                    self.source.add_skipped(1);
-                    tracing::debug!(%id, "skipping a deleted status");
-                    summary.skipped += 1;
-                }
-                Err(error) => {
-                    tracing::warn!(file = %settings.path.display(), %error, "skipping a bad input record");
-                    self.source.add_error(ErrorKind::InvalidRecord);
-                    summary.bad_records += 1;
-                }
-            }
-        }
-        bar.finish_and_clear();
-        Ok(summary)
+        result
     }
 }
 
@@ -257,62 +173,6 @@ async fn follow_sources(
         }
         if !weibostream_shared::retry::sleep(READINESS_INTERVAL, &stop).await {
             return;
-        }
-    }
-}
-
-fn progress_bar(mode: Progress, total: Option<u64>, unit: &str) -> ProgressBar {
-    let show = match mode {
-        Progress::Always => true,
-        Progress::Never => false,
-        Progress::Auto => std::io::stderr().is_terminal(),
-    };
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = total.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
-    let template = if unit == "bytes" {
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
-    } else {
-        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} posts ({per_sec}, eta {eta})"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar
-}
-
-/// Paces a loop to a target rate; yields now and then when unpaced so a
-/// shutdown can be noticed.
-struct Pace {
-    rate_per_s: u64,
-    start: tokio::time::Instant,
-    count: u64,
-}
-
-impl Pace {
-    fn new(rate_per_s: u64) -> Self {
-        Pace {
-            rate_per_s,
-            start: tokio::time::Instant::now(),
-            count: 0,
-        }
-    }
-
-    async fn tick(&mut self) {
-        self.count += 1;
-        if self.rate_per_s == 0 {
-            if self.count.is_multiple_of(1024) {
-                tokio::task::yield_now().await;
-            }
-            return;
-        }
-        let due = self.start + Duration::from_secs_f64(self.count as f64 / self.rate_per_s as f64);
-        // Sleeping costs ~1 ms at best; only sleep once ahead by more than that.
-        if due > tokio::time::Instant::now() + Duration::from_millis(2) {
-            tokio::time::sleep_until(due).await;
-        } else if self.count.is_multiple_of(1024) {
-            tokio::task::yield_now().await;
         }
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::config::InvalidKey;
 
 use crate::rules::MatchOptions;
 use weibostream_shared::http::HttpSettings;
@@ -119,40 +120,46 @@ impl Default for FilterConfig {
 
 impl FilterConfig {
     /// Checks every key without I/O; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         self.kafka.validate()?;
         self.topics.validate()?;
         self.http.address()?;
         if self.group.trim().is_empty() {
-            return Err("group: must not be empty".into());
+            return Err(InvalidKey::new("group", "must not be empty"));
         }
         if self.batch_interval_ms < 100 {
-            return Err(format!(
-                "batch_interval_ms: {} is below the 100 ms minimum",
-                self.batch_interval_ms
+            return Err(InvalidKey::new(
+                "batch_interval_ms",
+                format!("{} is below the 100 ms minimum", self.batch_interval_ms),
             ));
         }
         if self.max_record_bytes < 64 {
-            return Err(format!(
-                "max_record_bytes: {} is below the 64 byte minimum",
-                self.max_record_bytes
+            return Err(InvalidKey::new(
+                "max_record_bytes",
+                format!("{} is below the 64 byte minimum", self.max_record_bytes),
             ));
         }
         if self.shutdown_timeout_ms == 0 {
-            return Err("shutdown_timeout_ms: must be above 0".into());
+            return Err(InvalidKey::new("shutdown_timeout_ms", "must be above 0"));
         }
         if self.rules_poll_ms != 0 && self.rules_poll_ms < 100 {
-            return Err(format!(
-                "rules_poll_ms: {} is below the 100 ms minimum (0 turns polling off)",
-                self.rules_poll_ms
+            return Err(InvalidKey::new(
+                "rules_poll_ms",
+                format!(
+                    "{} is below the 100 ms minimum (0 turns polling off)",
+                    self.rules_poll_ms
+                ),
             ));
         }
         let trending = &self.trending;
         if trending.history_batches == 0 {
-            return Err("trending.history_batches: must be at least 1".into());
+            return Err(InvalidKey::new(
+                "trending.history_batches",
+                "must be at least 1",
+            ));
         }
         if trending.top_n == 0 {
-            return Err("trending.top_n: must be at least 1".into());
+            return Err(InvalidKey::new("trending.top_n", "must be at least 1"));
         }
         if self
             .classifier
@@ -160,10 +167,10 @@ impl FilterConfig {
             .as_ref()
             .is_some_and(|p| p.as_os_str().is_empty())
         {
-            return Err(
-                "classifier.model_path: must not be empty (leave it unset for no classifier)"
-                    .into(),
-            );
+            return Err(InvalidKey::new(
+                "classifier.model_path",
+                "must not be empty (leave it unset for no classifier)",
+            ));
         }
         Ok(())
     }
@@ -194,25 +201,20 @@ mod tests {
         let mut config = FilterConfig::default();
         assert!(config.validate().is_ok());
         config.batch_interval_ms = 10;
-        assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .starts_with("batch_interval_ms")
-        );
+        assert_eq!(config.validate().unwrap_err().key, "batch_interval_ms");
         let mut config = FilterConfig::default();
         config.trending.top_n = 0;
-        assert!(config.validate().unwrap_err().starts_with("trending.top_n"));
+        assert_eq!(config.validate().unwrap_err().key, "trending.top_n");
         let config = FilterConfig {
             rules_poll_ms: 10,
             ..FilterConfig::default()
         };
-        assert!(config.validate().unwrap_err().starts_with("rules_poll_ms"));
+        assert_eq!(config.validate().unwrap_err().key, "rules_poll_ms");
         let config = FilterConfig {
             http: HttpSettings::on("localhost"),
             ..FilterConfig::default()
         };
-        assert!(config.validate().unwrap_err().starts_with("http.bind"));
+        assert_eq!(config.validate().unwrap_err().key, "http.bind");
     }
 
     #[test]

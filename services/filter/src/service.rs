@@ -13,6 +13,7 @@ use rdkafka::producer::Producer;
 use rdkafka::{ClientContext, Statistics};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
 use weibostream_shared::quirks;
@@ -118,7 +119,7 @@ pub struct Filter {
 pub enum BuildError {
     /// A config key is invalid.
     #[error("invalid config: {0}")]
-    Config(String),
+    Config(#[from] InvalidKey),
     /// The rules file cannot be read or has an error.
     #[error("{0}")]
     Rules(#[from] RuleError),
@@ -143,7 +144,7 @@ impl Filter {
     /// Validates the config, loads the classifier (if configured) and
     /// compiles the rules; no network I/O.
     pub fn build(config: FilterConfig) -> Result<Filter, BuildError> {
-        config.validate().map_err(BuildError::Config)?;
+        config.validate()?;
         let classifier = match &config.classifier.model_path {
             Some(path) => Some(Arc::new(
                 Classifier::load(path).map_err(BuildError::Classifier)?,

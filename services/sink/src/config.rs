@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use weibostream_shared::Topics;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::HttpSettings;
 use weibostream_shared::kafka::KafkaSettings;
 use weibostream_shared::secret::{Secret, SecretSource};
@@ -85,36 +86,39 @@ impl Default for SinkConfig {
 
 impl SinkConfig {
     /// Checks every key without I/O; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         self.kafka.validate()?;
         self.topics.validate()?;
         if self.group.trim().is_empty() {
-            return Err("group: must not be empty".into());
+            return Err(InvalidKey::new("group", "must not be empty"));
         }
         if self.dedupe_capacity == 0 {
-            return Err("dedupe_capacity: must be above 0".into());
+            return Err(InvalidKey::new("dedupe_capacity", "must be above 0"));
         }
         if !self.print && self.jsonl_path.is_none() {
-            return Err(
-                "print is false and jsonl_path is unset: the sink would output nothing".into(),
-            );
+            return Err(InvalidKey::new(
+                "jsonl_path",
+                "unset while print is false: the sink would output nothing",
+            ));
         }
         if self.shutdown_timeout_ms == 0 {
-            return Err("shutdown_timeout_ms: must be above 0".into());
+            return Err(InvalidKey::new("shutdown_timeout_ms", "must be above 0"));
         }
         if self.retention_days > 0 && self.sqlite_path.is_none() && self.postgres_url.is_none() {
-            return Err(
-                "retention_days: set sqlite_path or postgres_url (there is no store)".into(),
-            );
+            return Err(InvalidKey::new(
+                "retention_days",
+                "set sqlite_path or postgres_url (there is no store)",
+            ));
         }
         self.alerts.validate()?;
         if self.alerts.rules_path.is_some()
             && self.sqlite_path.is_none()
             && self.postgres_url.is_none()
         {
-            return Err(
-                "alerts.rules_path: alerts need a store (sqlite_path or postgres_url) for their counts and state".into(),
-            );
+            return Err(InvalidKey::new(
+                "alerts.rules_path",
+                "alerts need a store (sqlite_path or postgres_url) for their counts and state",
+            ));
         }
         self.http.address()?;
         Ok(())
@@ -160,39 +164,46 @@ impl Default for AlertSettings {
 
 impl AlertSettings {
     /// Checks every key without I/O; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidKey> {
         if self.timeout_ms == 0 {
-            return Err("alerts.timeout_ms: must be above 0".into());
+            return Err(InvalidKey::new("alerts.timeout_ms", "must be above 0"));
         }
         if self.attempts == 0 {
-            return Err("alerts.attempts: must be above 0".into());
+            return Err(InvalidKey::new("alerts.attempts", "must be above 0"));
         }
         if self.retry_initial_ms == 0 || self.retry_max_ms < self.retry_initial_ms {
-            return Err(
-                "alerts.retry_initial_ms: must be above 0 and at most alerts.retry_max_ms".into(),
-            );
+            return Err(InvalidKey::new(
+                "alerts.retry_initial_ms",
+                "must be above 0 and at most alerts.retry_max_ms",
+            ));
         }
         if self.queue_len == 0 {
-            return Err("alerts.queue_len: must be above 0".into());
+            return Err(InvalidKey::new("alerts.queue_len", "must be above 0"));
         }
         for (i, channel) in self.channels.iter().enumerate() {
             let key = format!("alerts.channels[{i}]");
             if channel.name.trim().is_empty() {
-                return Err(format!("{key}.name: must not be empty"));
+                return Err(InvalidKey::new(format!("{key}.name"), "must not be empty"));
             }
             if self.channels[..i].iter().any(|c| c.name == channel.name) {
-                return Err(format!("{key}.name: {:?} is used twice", channel.name));
+                return Err(InvalidKey::new(
+                    format!("{key}.name"),
+                    format!("{:?} is used twice", channel.name),
+                ));
             }
             channel
                 .url
                 .validate()
-                .map_err(|e| format!("{key}.url: {e}"))?;
+                .map_err(|e| InvalidKey::new(format!("{key}.url"), e))?;
             match (&channel.secret, channel.kind) {
                 (Some(secret), ChannelKind::Dingtalk | ChannelKind::Feishu) => secret
                     .validate()
-                    .map_err(|e| format!("{key}.secret: {e}"))?,
+                    .map_err(|e| InvalidKey::new(format!("{key}.secret"), e))?,
                 (Some(_), kind) => {
-                    return Err(format!("{key}.secret: {kind:?} channels are not signed"));
+                    return Err(InvalidKey::new(
+                        format!("{key}.secret"),
+                        format!("{kind:?} channels are not signed"),
+                    ));
                 }
                 (None, _) => {}
             }

@@ -21,4 +21,4 @@ pub mod store;
 pub mod topology;
 
 pub use config::SinkConfig;
-pub use service::Sink;
+pub use service::{BuildError, Sink};

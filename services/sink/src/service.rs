@@ -14,6 +14,7 @@ use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::{self, HttpServer, Readiness};
 use weibostream_shared::kafka;
 use weibostream_shared::retry::RetryGate;
@@ -58,21 +59,39 @@ pub struct Sink {
     history: Option<History>,
 }
 
+/// Why a sink could not be built (all are the user's to fix: exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A config key is invalid.
+    #[error("{0}")]
+    Config(#[from] InvalidKey),
+    /// The rules file's alerts cannot be read, or name a channel that is
+    /// not configured.
+    #[error("{0}")]
+    Alerts(InvalidKey),
+    /// An alert channel's URL or signing secret cannot be read.
+    #[error("{0}")]
+    Secret(InvalidKey),
+}
+
 impl Sink {
     /// Validates the config, then reads the rules file's alerts and the
     /// alert channels' secrets; the error names the key.
-    pub fn build(config: SinkConfig) -> Result<Sink, String> {
+    pub fn build(config: SinkConfig) -> Result<Sink, BuildError> {
         config.validate()?;
         let alert_specs = match &config.alerts.rules_path {
-            Some(path) => alerts::load_specs(path)?,
+            Some(path) => alerts::load_specs(path).map_err(BuildError::Alerts)?,
             None => Default::default(),
         };
         for (rule, spec) in &alert_specs {
             for name in spec.channels.iter().flatten() {
                 if !config.alerts.channels.iter().any(|c| &c.name == name) {
-                    return Err(format!(
-                        "alerts.rules_path: rule {rule:?}: alert.channels names {name:?}, which is not in alerts.channels"
-                    ));
+                    return Err(BuildError::Alerts(InvalidKey::new(
+                        "alerts.rules_path",
+                        format!(
+                            "rule {rule:?}: alert.channels names {name:?}, which is not in alerts.channels"
+                        ),
+                    )));
                 }
             }
         }
@@ -82,7 +101,8 @@ impl Sink {
             .iter()
             .enumerate()
             .map(|(i, c)| Channel::read(i, c))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(BuildError::Secret)?;
         let history = match (&config.sqlite_path, &config.postgres_url) {
             (Some(path), _) => Some(History::Sqlite(path.clone())),
             (None, Some(url)) => Some(History::Postgres(url.clone())),

@@ -112,6 +112,32 @@ fn invalid_values_name_the_key() {
 }
 
 #[test]
+fn the_collector_names_the_replaced_source_key_and_a_bad_sources_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("collector.toml");
+    std::fs::write(&file, "source = \"file\"\n").unwrap();
+    let (output, _) = run("collector", &["--config", file.to_str().unwrap()], &[]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains(r#"source: this key was replaced by sources; write sources = ["file"]"#),
+        "{message}"
+    );
+    for (sources, expected) in [
+        ("", "sources: list at least one source"),
+        (
+            "synthetic,jetstream",
+            "synthetic cannot be listed with other sources",
+        ),
+    ] {
+        let (output, _) = run("collector", &[], &[("COLLECTOR__SOURCES", sources)]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{sources}: {message}");
+        assert!(message.contains(expected), "{sources}: {message}");
+    }
+}
+
+#[test]
 fn an_unreachable_broker_is_reported_after_a_bounded_wait_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.toml");

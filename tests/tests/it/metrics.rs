@@ -197,7 +197,7 @@ async fn metrics_count_what_was_published_matched_and_dead_lettered() {
         http: HttpSettings::on(&format!("127.0.0.1:{collector_port}")),
         ..CollectorConfig::default()
     };
-    config.source = SourceKind::Synthetic;
+    config.sources = vec![SourceKind::Synthetic];
     config.synthetic.count = POSTS;
     config.synthetic.rate_per_s = 1000;
     config.synthetic.seed = 5;

@@ -1,7 +1,9 @@
-//! The live sources. Each runs as its own task, turns what a service sends
-//! into [`Post`]s and hands them to the publisher as [`Batch`]es, each with
-//! the cursor to save once the broker has acknowledged the batch.
+//! The sources. Each runs as its own task, turns what a service sends (or
+//! what it generates or reads) into [`Post`]s and hands them to the
+//! publisher as [`Batch`]es, each with the cursor to save once the broker
+//! has acknowledged the batch.
 
+pub mod finite;
 pub mod html;
 pub mod http;
 pub mod jetstream;

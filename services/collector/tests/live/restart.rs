@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use weibostream_collector::config::{CollectorConfig, LiveSourceKind, RetrySettings};
+use weibostream_collector::config::{CollectorConfig, RetrySettings, SourceKind};
 use weibostream_collector::cursor::CursorFile;
-use weibostream_collector::{Collector, RunSummary};
+use weibostream_collector::{BuildError, Collector, RunSummary};
 use weibostream_shared::Post;
 use weibostream_shared::http::HttpSettings;
 
@@ -38,7 +38,7 @@ fn config(
     CollectorConfig {
         kafka: broker.kafka(),
         topics: unique_topics(),
-        sources: vec![LiveSourceKind::Mastodon, LiveSourceKind::Jetstream],
+        sources: vec![SourceKind::Mastodon, SourceKind::Jetstream],
         cursor_dir: dir.to_path_buf(),
         batch_max_wait_ms: 20,
         retry: RetrySettings {
@@ -183,7 +183,7 @@ async fn a_failing_source_leaves_others_running_until_an_auth_error_stops_the_co
             .await;
     let instance = HttpServer::start(|_| Reply::json(200, "[]")).await;
     let mut config = config(&broker, dir.path(), &instance, &jetstream);
-    config.sources = vec![LiveSourceKind::Weibo, LiveSourceKind::Jetstream];
+    config.sources = vec![SourceKind::Weibo, SourceKind::Jetstream];
     config.weibo.base_url = weibo.url();
     config.weibo.access_token_file = token_file;
     config.weibo.calls_per_hour = 360_000;
@@ -217,13 +217,15 @@ async fn a_failing_source_leaves_others_running_until_an_auth_error_stops_the_co
 #[test]
 fn build_names_the_missing_token() {
     let mut config = CollectorConfig {
-        sources: vec![LiveSourceKind::Weibo],
+        sources: vec![SourceKind::Weibo],
         ..CollectorConfig::default()
     };
     config.weibo.access_token_env = "WEIBOSTREAM_TEST_TOKEN_THAT_IS_NOT_SET".into();
-    let Err(error) = Collector::build(config) else {
-        panic!("built without a token")
+    let Err(BuildError::Config(error)) = Collector::build(config) else {
+        panic!("built without a token, or another error")
     };
+    assert_eq!(error.key, "weibo.access_token_env");
+    let error = error.to_string();
     assert!(
         error.starts_with("weibo.access_token_env:")
             && error.contains("WEIBOSTREAM_TEST_TOKEN_THAT_IS_NOT_SET"),

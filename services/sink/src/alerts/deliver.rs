@@ -27,6 +27,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::retry::Backoff;
 use weibostream_shared::secret::Secret;
 
@@ -49,14 +50,18 @@ pub struct Channel {
 
 impl Channel {
     /// Reads a configured channel's secrets; the error names the key.
-    pub fn read(index: usize, config: &AlertChannel) -> Result<Channel, String> {
+    pub fn read(index: usize, config: &AlertChannel) -> Result<Channel, InvalidKey> {
         let key = format!("alerts.channels[{index}]");
         Ok(Channel {
             name: config.name.clone(),
             kind: config.kind,
-            url: config.url.read().map_err(|e| format!("{key}.url: {e}"))?,
+            url: (config.url.read()).map_err(|e| InvalidKey::new(format!("{key}.url"), e))?,
             secret: match &config.secret {
-                Some(source) => Some(source.read().map_err(|e| format!("{key}.secret: {e}"))?),
+                Some(source) => Some(
+                    source
+                        .read()
+                        .map_err(|e| InvalidKey::new(format!("{key}.secret"), e))?,
+                ),
                 None => None,
             },
         })

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use weibostream_shared::MatchedPost;
+use weibostream_shared::config::InvalidKey;
 use weibostream_shared::rules_file::{self, AlertSpec};
 use weibostream_shared::sanitize::for_terminal;
 
@@ -115,14 +116,15 @@ impl Fired {
 }
 
 /// Reads the `[rule.alert]` sections of a rules file: rule id to alert.
-pub fn load_specs(path: &Path) -> Result<BTreeMap<String, AlertSpec>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("alerts.rules_path: cannot read {}: {error}", path.display()))?;
+pub fn load_specs(path: &Path) -> Result<BTreeMap<String, AlertSpec>, InvalidKey> {
+    let key = "alerts.rules_path";
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        InvalidKey::new(key, format!("cannot read {}: {error}", path.display()))
+    })?;
     let file = rules_file::parse(&text).map_err(|error| {
-        format!(
-            "alerts.rules_path: {}: {}",
-            path.display(),
-            error.to_string().trim_end()
+        InvalidKey::new(
+            key,
+            format!("{}: {}", path.display(), error.to_string().trim_end()),
         )
     })?;
     Ok(file
