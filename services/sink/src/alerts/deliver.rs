@@ -210,13 +210,22 @@ impl Dispatcher {
         settings: &AlertSettings,
         metrics: SinkMetrics,
     ) -> Result<Dispatcher, String> {
+        let mut queues = Vec::new();
+        let mut tasks = JoinSet::new();
+        if channels.is_empty() {
+            // No HTTP client: building one loads TLS roots and code a sink
+            // that only records alerts never uses (~1 MiB resident).
+            return Ok(Dispatcher {
+                queues,
+                tasks,
+                metrics,
+            });
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms))
             .connect_timeout(Duration::from_millis(settings.timeout_ms))
             .build()
             .map_err(|e| format!("alerts: cannot build the HTTP client: {e}"))?;
-        let mut queues = Vec::new();
-        let mut tasks = JoinSet::new();
         for channel in channels {
             let (sender, receiver) = mpsc::channel(settings.queue_len);
             metrics.alert_delivered(&channel.name, "sent", 0);

@@ -11,6 +11,12 @@ use weibostream_shared::MatchedPost;
 use super::{Dialect, Row, SCHEMA_VERSION, Written, count_inserted, migration_sql, time_text};
 use crate::alerts::Fired;
 
+/// The store connection's page cache, KiB (SQLite's default is 2000).
+/// Writes append to the tables and indexes and are off the output path,
+/// so a small cache costs little time, and it is resident for the sink's
+/// lifetime; readers (the history API) keep the default.
+const WRITER_CACHE_KIB: u32 = 512;
+
 /// Matched posts in an SQLite file.
 pub struct SqliteStore {
     path: PathBuf,
@@ -39,6 +45,9 @@ impl SqliteStore {
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
         let mut connection = connect(path)?;
+        connection
+            .execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))
+            .with_context(|| format!("configuring {}", path.display()))?;
         migrate(&mut connection).with_context(|| format!("migrating {}", path.display()))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
