@@ -65,7 +65,8 @@ pub struct SinkMetrics {
     pub output_write_failures: Counter,
     /// Attempts to write again after a failure.
     pub output_write_retries: Counter,
-    /// 1 while consumption is paused because an output cannot be written.
+    /// 1 while consumption is paused: an output or the store cannot be
+    /// written, or the store is three blocks behind.
     pub consumption_paused: Gauge,
     /// Batches waiting for reports or matches.
     pub pending_batches: Gauge,
@@ -142,7 +143,7 @@ impl SinkMetrics {
         );
         sink.register(
             "consumption_paused",
-            "1 while consumption is paused because an output cannot be written",
+            "1 while consumption is paused (an output or the store cannot be written, or the store is behind)",
             metrics.consumption_paused.clone(),
         );
         sink.register(

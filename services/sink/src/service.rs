@@ -277,7 +277,7 @@ impl Sink {
         );
         let mut backlog = VecDeque::new();
         let mut retry = backoff();
-        // Why consumption is paused, if it is: an output or the store failing.
+        // The store's last error while its writes fail.
         let mut store_failing: Option<String> = None;
         let mut paused = false;
         let mut tick = tokio::time::interval(TICK);
