@@ -10,8 +10,10 @@
 # sqlite://FILE`, feature libsql) stores SCRAM credentials in the file and
 # creates its schema itself, so with `--authentication` it accepts the right
 # password and refuses a wrong one. It is built from source (crates.io,
-# pinned with --locked) the first time: several minutes on 2 cores, then
-# cached.
+# pinned with --locked) the first time, then cached. It is built without
+# optimisation (--debug, no debug info): the tests send it a few logins and
+# records, and on 2 cores the unoptimised build took 11 min against 51 min
+# for the release build (docs/kafka-security.md).
 #
 #   TANSU_SASL_BIN=/path/to/tansu   use this binary, install nothing
 #   WEIBOSTREAM_CACHE_DIR=dir       cache root (default ~/.cache/weibostream)
@@ -25,15 +27,15 @@ fi
 cache="${WEIBOSTREAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/weibostream}"
 mkdir -p "$cache"
 TANSU_VERSION=0.6.0
-root="$cache/tansu-$TANSU_VERSION-sqlite"
+root="$cache/tansu-$TANSU_VERSION-sqlite-debug"
 bin="$root/bin/tansu"
 
 if [[ ! -x "$bin" ]]; then
-  echo "building tansu $TANSU_VERSION with the SQLite engine into $root (several minutes on 2 cores, once)..." >&2
+  echo "building tansu $TANSU_VERSION with the SQLite engine into $root (about 10 minutes on 2 cores, once)..." >&2
   started=$SECONDS
   rm -rf "$root.partial"
-  cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features \
-    --features libsql --root "$root.partial" >&2
+  CARGO_PROFILE_DEV_DEBUG=0 cargo install tansu --version "$TANSU_VERSION" --locked \
+    --no-default-features --features libsql --debug --root "$root.partial" >&2
   rm -rf "$root" && mv "$root.partial" "$root"
   echo "built in $(( SECONDS - started )) s" >&2
 fi
