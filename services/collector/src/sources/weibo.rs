@@ -8,12 +8,15 @@
 //! requests filling gaps with `since_id`/`max_id`, newest first.
 //!
 //! Weibo serves only a window of recent statuses (its docs: usually the
-//! newest 1,000). A walk through a gap that ends on a short page above the
-//! gap's bottom either read all there is or hit the window's edge; one more
-//! request (`max_id` = the gap's bottom) tells which: an empty answer means
-//! the rest of the gap is out of the window, and it is given up with a
-//! WARN and a metric saying how many statuses at most were lost
-//! ([`Gap::lost_at_most`]), as is a gap beyond the tenth.
+//! newest 1,000). Every walk asks down to a status it published before
+//! (the cursor, or a gap's bottom), that status included: getting it back
+//! proves the window still reaches it. A walk (the main one, or one
+//! through a gap) that ends on a short page above it instead either read
+//! all there is or hit the window's edge; one more request (`max_id` = that
+//! status) tells which: an empty answer means the rest is out of the
+//! window, and it is given up with a WARN and a metric saying how many
+//! statuses at most were lost ([`Gap::lost_at_most`]), as is a gap beyond
+//! the tenth.
 
 use std::time::Duration;
 

@@ -1,9 +1,10 @@
-//! Gaps that fall out of Weibo's window of recent posts: local servers that
+//! Posts that fall out of Weibo's window of recent posts: local servers that
 //! serve only the newest posts of a feed (the mobile API's search, the open
 //! API's home timeline), so a gap left by a walk that ended early can no
-//! longer be filled. The source must give the gap up with a WARN and a
-//! metric whose `lost_at_most` is the number of ids between its ends (exact
-//! here, where ids are dense), and publish nothing twice.
+//! longer be filled, and more new posts than the window keeps between two
+//! polls cannot all be read. The source must give the lost ids up with a
+//! WARN and a metric whose `lost_at_most` is the number of ids between its
+//! ends (exact here, where ids are dense), and publish nothing twice.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
