@@ -244,10 +244,10 @@ impl WeiboSource {
     /// After `walk` down to `above` (a status published before) read all
     /// Weibo gave, down to `bottom`: the ids between them that fell out of
     /// Weibo's window of recent statuses, if any. A walk that stopped early
-    /// (budget, error) or got down to `above` proves nothing is lost; one
-    /// that ended short above it read either all there is or the window's
-    /// edge, and one probe tells which. `None` on shutdown.
-    #[allow(clippy::too_many_arguments)]
+    /// (budget, error) leaves the rest owed as a gap, and one that got down
+    /// to `above` lost nothing; one that ended short above it read either
+    /// all there is or the window's edge, and one probe tells which. `None`
+    /// on shutdown.
     async fn lost_to_window(
         &self,
         pacer: &mut Pacer,
