@@ -8,12 +8,15 @@
 //! requests filling gaps with `since_id`/`max_id`, newest first.
 //!
 //! Weibo serves only a window of recent statuses (its docs: usually the
-//! newest 1,000). A walk through a gap that ends on a short page above the
-//! gap's bottom either read all there is or hit the window's edge; one more
-//! request (`max_id` = the gap's bottom) tells which: an empty answer means
-//! the rest of the gap is out of the window, and it is given up with a
-//! WARN and a metric saying how many statuses at most were lost
-//! ([`Gap::lost_at_most`]), as is a gap beyond the tenth.
+//! newest 1,000). Every walk asks down to a status it published before
+//! (the cursor, or a gap's bottom), that status included: getting it back
+//! proves the window still reaches it. A walk (the main one, or one
+//! through a gap) that ends on a short page above it instead either read
+//! all there is or hit the window's edge; one more request (`max_id` = that
+//! status) tells which: an empty answer means the rest is out of the
+//! window, and it is given up with a WARN and a metric saying how many
+//! statuses at most were lost ([`Gap::lost_at_most`]), as is a gap beyond
+//! the tenth.
 
 use std::time::Duration;
 
@@ -183,6 +186,21 @@ impl WeiboSource {
             )
             .await?;
         polled.top = top;
+        if let (Some(since), Some(bottom)) = (since_id, top.oldest) {
+            // More new statuses than Weibo's window keeps: the walk ends
+            // short above since_id and the rest is gone, not owed.
+            match self
+                .lost_to_window(pacer, context, path, since, &top, bottom)
+                .await?
+            {
+                Ok(lost) => polled.out_of_window.extend(lost),
+                Err(error) => {
+                    // Unknown: what the walk did not reach stays owed as a gap.
+                    polled.error = Some(error);
+                    polled.top.reached = false;
+                }
+            }
+        }
         if polled.error.is_some() || since_id.is_none() {
             return Some(polled);
         }
@@ -202,30 +220,48 @@ impl WeiboSource {
                 )
                 .await?;
             let bottom = walk.oldest.unwrap_or(gap.below).min(gap.below);
-            if walk.reached && bottom > gap.above.saturating_add(1) {
-                // A short page above the gap's bottom: the end of the gap's
-                // statuses, or the edge of the window Weibo serves.
-                match self
-                    .serves_at_or_below(pacer, context, path, gap.above)
-                    .await?
-                {
-                    Ok(true) => {}
-                    Ok(false) => polled.out_of_window.push(Gap::new(gap.above, bottom)),
-                    Err(error) => {
-                        // Unknown: the gap stays, narrowed to what is left.
-                        polled.error = Some(error);
-                        let unsure = Walk {
-                            reached: false,
-                            ..walk
-                        };
-                        polled.gap_walks.push((*gap, unsure));
-                        break;
-                    }
+            match self
+                .lost_to_window(pacer, context, path, gap.above, &walk, bottom)
+                .await?
+            {
+                Ok(lost) => polled.out_of_window.extend(lost),
+                Err(error) => {
+                    // Unknown: the gap stays, narrowed to what is left.
+                    polled.error = Some(error);
+                    let unsure = Walk {
+                        reached: false,
+                        ..walk
+                    };
+                    polled.gap_walks.push((*gap, unsure));
+                    break;
                 }
             }
             polled.gap_walks.push((*gap, walk));
         }
         Some(polled)
+    }
+
+    /// After `walk` down to `above` (a status published before) read all
+    /// Weibo gave, down to `bottom`: the ids between them that fell out of
+    /// Weibo's window of recent statuses, if any. A walk that stopped early
+    /// (budget, error) leaves the rest owed as a gap, and one that got down
+    /// to `above` lost nothing; one that ended short above it read either
+    /// all there is or the window's edge, and one probe tells which. `None`
+    /// on shutdown.
+    async fn lost_to_window(
+        &self,
+        pacer: &mut Pacer,
+        context: &SourceContext,
+        path: &str,
+        above: u64,
+        walk: &Walk,
+        bottom: u64,
+    ) -> Option<Result<Option<Gap>, FetchError>> {
+        if !walk.reached || bottom <= above.saturating_add(1) {
+            return Some(Ok(None));
+        }
+        let served = self.serves_at_or_below(pacer, context, path, above).await?;
+        Some(served.map(|served| (!served).then(|| Gap::new(above, bottom))))
     }
 
     /// Whether Weibo still serves a status with an id of at most `id`,
@@ -252,6 +288,12 @@ impl WeiboSource {
 
     /// Pages back from `max_id` (or the newest) to `since_id`, spending
     /// `budget` requests at most; statuses and any error go to `polled`.
+    ///
+    /// `since_id` is a status published before. It is asked for too
+    /// (Weibo's `since_id` is exclusive, so one below it), as proof that
+    /// Weibo's window still reaches it: a walk that gets it back lost
+    /// nothing and needs no window probe. It counts in the walk's `oldest`
+    /// but is not handed on: it is not new.
     #[allow(clippy::too_many_arguments)]
     async fn walk(
         &self,
@@ -269,7 +311,8 @@ impl WeiboSource {
             if !pacer.wait(&context.shutdown).await {
                 return None;
             }
-            let statuses = match self.request(path, since_id, max_id).await {
+            let asked_since = since_id.map(|id| id.saturating_sub(1));
+            let statuses = match self.request(path, asked_since, max_id).await {
                 Ok(statuses) => statuses,
                 Err(error) => {
                     polled.error = Some(error);
@@ -286,7 +329,11 @@ impl WeiboSource {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            polled.statuses.extend(statuses);
+            polled.statuses.extend(
+                statuses
+                    .into_iter()
+                    .filter(|status| since_id.is_none() || status_id(status) != since_id),
+            );
             let Some(since) = since_id else {
                 // No cursor (the first poll, or the public timeline): the newest page only.
                 break;
