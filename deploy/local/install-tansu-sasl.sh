@@ -12,8 +12,8 @@
 # password and refuses a wrong one. It is built from source (crates.io,
 # pinned with --locked) the first time, then cached. It is built without
 # optimisation (--debug, no debug info): the tests send it a few logins and
-# records, and on 2 cores the unoptimised build took 11 min against 51 min
-# for the release build (docs/kafka-security.md).
+# records, and the unoptimised build takes a third of the release build's
+# CPU time (docs/kafka-security.md).
 #
 #   TANSU_SASL_BIN=/path/to/tansu   use this binary, install nothing
 #   WEIBOSTREAM_CACHE_DIR=dir       cache root (default ~/.cache/weibostream)
