@@ -4,6 +4,7 @@
 //! `mastodon:<host>/<status id>`.
 
 use std::cmp::Ordering;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use weibostream_shared::Post;
 pub use super::mastodon_status::normalize_status;
 
 use super::http::{self, Response};
+use super::poll::{Polled, after_poll};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{MastodonInstance, MastodonSettings};
 use crate::metrics::ErrorKind;
@@ -81,31 +83,25 @@ impl MastodonSource {
         let mut backoff = context.backoff();
         tracing::info!(source = %context.name, ?since_id, "polling the public timeline");
         loop {
-            let statuses = match self.poll(&mut pacer, &context, since_id.as_deref()).await {
-                Ok(Some(statuses)) => statuses,
-                Ok(None) => return Ok(()),
-                Err(FetchError::Fatal(message)) => {
-                    context.metrics.add_error(ErrorKind::Auth);
-                    return Err(SourceError::Fatal(message));
-                }
-                Err(FetchError::Transient(failure)) => {
-                    if !context.retry_after(&mut backoff, &failure).await {
-                        return Ok(());
+            let polled = match self.poll(&mut pacer, &context, since_id.as_deref()).await {
+                Ok(Some(statuses)) => {
+                    let (posts, newest) =
+                        self.new_posts(&context, statuses, &mut since_id, &mut seen);
+                    Polled {
+                        posts,
+                        cursor: newest.then(|| MastodonCursor {
+                            since_id: since_id.clone(),
+                        }),
+                        changed: true,
+                        progressed: true,
+                        error: None,
                     }
-                    continue;
                 }
+                Ok(None) => return Ok(()),
+                Err(error) => Polled::failed(error),
             };
-            backoff.reset();
-            let (posts, newest) = self.new_posts(&context, statuses, &mut since_id, &mut seen);
-            let cursor = MastodonCursor {
-                since_id: since_id.clone(),
-            };
-            if context
-                .send(posts, newest.then_some(&cursor))
-                .await
-                .is_err()
-            {
-                return Ok(());
+            if let ControlFlow::Break(end) = after_poll(&context, &mut backoff, polled).await {
+                return end;
             }
         }
     }

@@ -15,6 +15,7 @@
 //! WARN and a metric saying how many statuses at most were lost
 //! ([`Gap::lost_at_most`]), as is a gap beyond the tenth.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use serde_json::Value;
 use weibostream_shared::Post;
 
 use super::http::{self, Response};
+use super::poll::{PollError, Polled, after_poll};
 use super::weibo_feeds::{FeedCursor, Gap, Walk};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{WeiboSettings, WeiboTimeline};
@@ -81,9 +83,9 @@ impl WeiboSource {
         let mut gaps = saved.gaps;
         let interval = Pacer::interval_for_budget(self.settings.calls_per_hour);
         let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
-        let mut backoff = context.backoff();
         tracing::info!(source = %context.name, timeline = ?self.settings.timeline, ?since_id,
             interval_ms = interval.as_millis() as u64, "polling Weibo");
+        let mut backoff = context.backoff();
         loop {
             let Some(polled) = self.poll(&mut pacer, &context, since_id, &gaps).await else {
                 return Ok(());
@@ -130,26 +132,15 @@ impl WeiboSource {
                     seen_ids: seen.iter().copied().collect(),
                 },
             };
-            let changed = !posts.is_empty() || before != (since_id, gaps.clone());
-            if changed && context.send(posts, Some(&cursor)).await.is_err() {
-                return Ok(());
-            }
-            // A poll that got pages through shows the API works: an error
-            // after them is retried after the first, shortest wait.
-            if polled.pages > 0 {
-                backoff.reset();
-            }
-            match polled.error {
-                Some(FetchError::Fatal(message)) => {
-                    context.metrics.add_error(ErrorKind::Auth);
-                    return Err(SourceError::Fatal(message));
-                }
-                Some(FetchError::Transient(failure))
-                    if !context.retry_after(&mut backoff, &failure).await =>
-                {
-                    return Ok(());
-                }
-                _ => {}
+            let polled = Polled {
+                changed: !posts.is_empty() || before != (since_id, gaps.clone()),
+                posts,
+                cursor: Some(cursor),
+                progressed: polled.pages > 0,
+                error: polled.error.map(PollError::from),
+            };
+            if let ControlFlow::Break(end) = after_poll(&context, &mut backoff, polled).await {
+                return end;
             }
         }
     }
@@ -164,12 +155,12 @@ impl WeiboSource {
         context: &SourceContext,
         since_id: Option<u64>,
         gaps: &[Gap],
-    ) -> Option<Polled> {
+    ) -> Option<Pages> {
         let (path, since_id) = match self.settings.timeline {
             WeiboTimeline::Home => ("statuses/home_timeline.json", since_id),
             WeiboTimeline::Public => ("statuses/public_timeline.json", None),
         };
-        let mut polled = Polled::default();
+        let mut polled = Pages::default();
         let mut budget = self.settings.max_pages_per_poll;
         let top = self
             .walk(
@@ -261,7 +252,7 @@ impl WeiboSource {
         since_id: Option<u64>,
         mut max_id: Option<u64>,
         budget: &mut u32,
-        polled: &mut Polled,
+        polled: &mut Pages,
     ) -> Option<Walk> {
         let mut walk = Walk::default();
         while *budget > 0 {
@@ -371,7 +362,7 @@ impl WeiboSource {
 
 /// What one poll fetched.
 #[derive(Default)]
-struct Polled {
+struct Pages {
     statuses: Vec<Value>,
     /// The walk from the newest status back to `since_id`.
     top: Walk,

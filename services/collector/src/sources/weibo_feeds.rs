@@ -13,6 +13,7 @@
 //! ([`Gap::lost_at_most`]).
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -22,6 +23,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use weibostream_shared::Post;
 
+use super::poll::{PollError, Polled, after_poll};
 use super::weibo_mobile::{MobileClient, MobileError, mblog_id};
 use super::{SeenIds, SourceContext, SourceError};
 use crate::config::{WeiboSearchSettings, WeiboUserSettings};
@@ -303,6 +305,8 @@ impl MobileSource {
                     return Ok(());
                 };
                 let before = cursor.clone();
+                // A walk that got pages through shows the API works.
+                let progressed = walk.oldest.is_some() || walk.end;
                 match &mut cursor {
                     Some(cursor) => {
                         for gap in cursor.settle(walk, self.max_gaps()) {
@@ -319,28 +323,26 @@ impl MobileSource {
                 if let Some(cursor) = &cursor {
                     cursors.insert(key.clone(), cursor.clone());
                 }
-                let changed = !posts.is_empty() || before != cursor;
-                let saved = FeedsCursor {
-                    feeds: cursors.clone(),
-                    seen_ids: seen.iter().copied().collect(),
+                let polled = Polled {
+                    changed: !posts.is_empty() || before != cursor,
+                    posts,
+                    cursor: Some(FeedsCursor {
+                        feeds: cursors.clone(),
+                        seen_ids: seen.iter().copied().collect(),
+                    }),
+                    progressed,
+                    error: match error {
+                        Some(MobileError::Stopped) => Some(PollError::Stopped),
+                        Some(MobileError::Transient(failure)) => {
+                            Some(PollError::Transient(failure))
+                        }
+                        // A refusal already paused the client: the next
+                        // request waits it out.
+                        Some(MobileError::Refused(_)) | None => None,
+                    },
                 };
-                if changed && context.send(posts, Some(&saved)).await.is_err() {
-                    return Ok(());
-                }
-                // A walk that got pages through shows the API works: an error
-                // after them is retried after the first, shortest wait.
-                if walk.oldest.is_some() || walk.end {
-                    backoff.reset();
-                }
-                // A refusal already paused the client: the next request waits it out.
-                match error {
-                    Some(MobileError::Stopped) => return Ok(()),
-                    Some(MobileError::Transient(failure))
-                        if !context.retry_after(&mut backoff, &failure).await =>
-                    {
-                        return Ok(());
-                    }
-                    _ => {}
+                if let ControlFlow::Break(end) = after_poll(&context, &mut backoff, polled).await {
+                    return end;
                 }
             }
             self.reload_rules(&context.name);
