@@ -4,7 +4,6 @@
 //! `mastodon:<host>/<status id>`.
 
 use std::cmp::Ordering;
-use std::ops::ControlFlow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +15,7 @@ use weibostream_shared::Post;
 pub use super::mastodon_status::normalize_status;
 
 use super::http::{self, Response};
-use super::poll::{Polled, after_poll};
+use super::poll::{self, Polled, Poller};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{MastodonInstance, MastodonSettings};
 use crate::metrics::ErrorKind;
@@ -74,36 +73,18 @@ impl MastodonSource {
         if self.token.is_some() && self.instance.streaming {
             return super::mastodon_stream::run(self, context).await;
         }
-        let mut since_id = context
+        let since_id = context
             .load_cursor::<MastodonCursor>()?
             .and_then(|c| c.since_id);
-        let mut seen = SeenIds::new(self.settings.dedup_capacity);
         let interval = Duration::from_millis(self.settings.poll_interval_ms);
-        let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
-        let mut backoff = context.backoff();
         tracing::info!(source = %context.name, ?since_id, "polling the public timeline");
-        loop {
-            let polled = match self.poll(&mut pacer, &context, since_id.as_deref()).await {
-                Ok(Some(statuses)) => {
-                    let (posts, newest) =
-                        self.new_posts(&context, statuses, &mut since_id, &mut seen);
-                    Polled {
-                        posts,
-                        cursor: newest.then(|| MastodonCursor {
-                            since_id: since_id.clone(),
-                        }),
-                        changed: true,
-                        progressed: true,
-                        error: None,
-                    }
-                }
-                Ok(None) => return Ok(()),
-                Err(error) => Polled::failed(error),
-            };
-            if let ControlFlow::Break(end) = after_poll(&context, &mut backoff, polled).await {
-                return end;
-            }
-        }
+        let timeline = PublicTimeline {
+            pacer: Pacer::new(interval, self.settings.poll_jitter_percent),
+            seen: SeenIds::new(self.settings.dedup_capacity),
+            since_id,
+            source: self,
+        };
+        poll::run(timeline, &context).await
     }
 
     /// Up to `max_pages_per_poll` requests walking back from the newest status to `since_id`.
@@ -269,6 +250,43 @@ impl MastodonSource {
                 tracing::warn!(source = %context.name, status_id = id, %error, "skipping a bad status");
                 None
             }
+        }
+    }
+}
+
+/// The public timeline polled over REST, and where it stands.
+struct PublicTimeline {
+    source: MastodonSource,
+    pacer: Pacer,
+    /// Newest status id published.
+    since_id: Option<String>,
+    seen: SeenIds<String>,
+}
+
+impl Poller for PublicTimeline {
+    type Cursor = MastodonCursor;
+
+    async fn poll(&mut self, context: &SourceContext) -> Polled<MastodonCursor> {
+        let source = &self.source;
+        match source
+            .poll(&mut self.pacer, context, self.since_id.as_deref())
+            .await
+        {
+            Ok(Some(statuses)) => {
+                let (posts, newest) =
+                    source.new_posts(context, statuses, &mut self.since_id, &mut self.seen);
+                Polled {
+                    posts,
+                    cursor: newest.then(|| MastodonCursor {
+                        since_id: self.since_id.clone(),
+                    }),
+                    changed: true,
+                    progressed: true,
+                    error: None,
+                }
+            }
+            Ok(None) => Polled::stopped(),
+            Err(error) => Polled::failed(error),
         }
     }
 }

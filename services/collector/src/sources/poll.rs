@@ -1,20 +1,66 @@
-//! What every polling source (the Weibo open API, the Weibo mobile feeds,
-//! Mastodon's REST timeline) does after each poll: hand what came and the
-//! cursor after it to the publisher, then wait out a failure's backoff, or
-//! stop. Each source's loop is `poll`, then [`after_poll`]; its poll does
-//! its own paging, pacing and bookkeeping.
-//!
-//! (One `run_polls(context, async || ...)` taking the poll as an async
-//! closure would be the whole loop, but the closure's future is not `Send`
-//! for every lifetime, so the source task could not be spawned.)
+//! The one loop of the polling sources (the Weibo open API, the Weibo mobile
+//! feeds, Mastodon's REST timeline): [`run`] asks a [`Poller`] for a poll,
+//! hands what came and the cursor after it to the publisher, then polls
+//! again, waits out a failure's backoff, or stops. Each poller does its own
+//! paging, pacing and bookkeeping inside [`Poller::poll`].
 
-use std::ops::ControlFlow;
+use std::future::Future;
 
 use weibostream_shared::Post;
-use weibostream_shared::retry::Backoff;
 
 use super::{Failure, FetchError, SourceContext, SourceError};
 use crate::metrics::ErrorKind;
+
+/// A source that is polled: one call of [`Poller::poll`] is one poll.
+pub trait Poller {
+    /// What the source saves once a poll's posts are acknowledged.
+    type Cursor: serde::Serialize + Send + Sync;
+
+    /// One poll: what it brought and how it ended. Pacing waits happen
+    /// inside; on shutdown it returns [`Polled::stopped`].
+    // Spelled as `impl Future + Send` rather than `async fn` so that
+    // `run`'s future is `Send` and the source task can be spawned.
+    fn poll(
+        &mut self,
+        context: &SourceContext,
+    ) -> impl Future<Output = Polled<Self::Cursor>> + Send;
+}
+
+/// Polls until shutdown, a fatal error or the publisher going away;
+/// returns an error only for a fatal one.
+pub async fn run<P: Poller + Send>(
+    mut poller: P,
+    context: &SourceContext,
+) -> Result<(), SourceError> {
+    let mut backoff = context.backoff();
+    loop {
+        let polled = poller.poll(context).await;
+        if polled.changed
+            && context
+                .send(polled.posts, polled.cursor.as_ref())
+                .await
+                .is_err()
+        {
+            return Ok(());
+        }
+        if polled.progressed {
+            backoff.reset();
+        }
+        match polled.error {
+            Some(PollError::Stopped) => return Ok(()),
+            Some(PollError::Fatal(message)) => {
+                context.metrics.add_error(ErrorKind::Auth);
+                return Err(SourceError::Fatal(message));
+            }
+            Some(PollError::Transient(failure))
+                if !context.retry_after(&mut backoff, &failure).await =>
+            {
+                return Ok(());
+            }
+            Some(PollError::Transient(_)) | None => {}
+        }
+    }
+}
 
 /// What one poll brought.
 #[derive(Debug)]
@@ -44,6 +90,11 @@ impl<C> Polled<C> {
             error: Some(error.into()),
         }
     }
+
+    /// Shutdown came during the poll: nothing is sent, the loop ends.
+    pub fn stopped() -> Self {
+        Self::failed(PollError::Stopped)
+    }
 }
 
 /// Why a poll ended early.
@@ -62,42 +113,6 @@ impl From<FetchError> for PollError {
         match error {
             FetchError::Transient(failure) => PollError::Transient(failure),
             FetchError::Fatal(message) => PollError::Fatal(message),
-        }
-    }
-}
-
-/// Sends what `polled` brought (if anything changed) and handles how the
-/// poll ended: [`ControlFlow::Continue`] to poll again, `Break` with the
-/// source's result to stop (shutdown, a fatal error, the publisher gone).
-pub async fn after_poll<C: serde::Serialize>(
-    context: &SourceContext,
-    backoff: &mut Backoff,
-    polled: Polled<C>,
-) -> ControlFlow<Result<(), SourceError>> {
-    if polled.changed
-        && context
-            .send(polled.posts, polled.cursor.as_ref())
-            .await
-            .is_err()
-    {
-        return ControlFlow::Break(Ok(()));
-    }
-    if polled.progressed {
-        backoff.reset();
-    }
-    match polled.error {
-        None => ControlFlow::Continue(()),
-        Some(PollError::Stopped) => ControlFlow::Break(Ok(())),
-        Some(PollError::Fatal(message)) => {
-            context.metrics.add_error(ErrorKind::Auth);
-            ControlFlow::Break(Err(SourceError::Fatal(message)))
-        }
-        Some(PollError::Transient(failure)) => {
-            if context.retry_after(backoff, &failure).await {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(Ok(()))
-            }
         }
     }
 }
