@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::config::InvalidKey;
 
@@ -142,21 +143,42 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     }
 }
 
-/// A running HTTP server: its address and the task that ends after shutdown.
+/// How long a stopping server may take to finish the requests it is
+/// answering (an open event stream ends when its token is cancelled).
+pub const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// A running HTTP server. Dropping it stops it without waiting; [`HttpServer::stop`]
+/// stops it and waits (bounded).
 pub struct HttpServer {
     /// The address it listens on (the real port when 0 was asked for).
     pub address: SocketAddr,
-    /// Ends when the server has stopped after `shutdown`.
-    pub task: JoinHandle<()>,
+    task: JoinHandle<()>,
+    stop: DropGuard,
 }
 
-/// Binds `settings` and serves `router` until `shutdown`; `Ok(None)` when
+impl HttpServer {
+    /// Stops accepting connections, lets the requests being answered
+    /// finish, and waits at most [`STOP_WAIT`] for them.
+    pub async fn stop(self) {
+        self.stop.disarm().cancel();
+        if tokio::time::timeout(STOP_WAIT, self.task).await.is_err() {
+            tracing::warn!(address = %self.address, "http server did not stop in time");
+        }
+    }
+}
+
+/// Binds `settings` and serves `router` until `stop` is cancelled, the
+/// server is dropped or [`HttpServer::stop`] is called; `Ok(None)` when
 /// switched off. Fails (before serving) when the address cannot be bound.
+///
+/// `stop` is the server's own token, not the service's shutdown: metrics
+/// stay up while a service drains. Routes that hold requests open (event
+/// streams) end them when it is cancelled.
 pub async fn serve(
     service: &str,
     settings: &HttpSettings,
     router: Router,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) -> anyhow::Result<Option<HttpServer>> {
     let Some(bind) = settings.address().map_err(anyhow::Error::msg)? else {
         return Ok(None);
@@ -166,8 +188,8 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("http.bind: cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
     tracing::info!(service, %address, "serving /metrics, /healthz, /readyz");
+    let stopped = stop.clone().cancelled_owned();
     let task = tokio::spawn(async move {
-        let stopped = shutdown.cancelled_owned();
         if let Err(error) = axum::serve(listener, router)
             .with_graceful_shutdown(stopped)
             .await
@@ -175,7 +197,11 @@ pub async fn serve(
             tracing::warn!(%error, "http server stopped");
         }
     });
-    Ok(Some(HttpServer { address, task }))
+    Ok(Some(HttpServer {
+        address,
+        task,
+        stop: stop.drop_guard(),
+    }))
 }
 
 #[cfg(test)]

@@ -98,13 +98,12 @@ impl Collector {
         let readiness = Readiness::new();
         readiness.not_ready("waiting for the broker");
         // Not a child of `shutdown`: metrics stay up while the last posts drain.
-        let stop_http = CancellationToken::new();
         let router = http::ops_router(Arc::new(registry), readiness.clone());
-        let server = http::serve(SERVICE, &self.config.http, router, stop_http.clone()).await?;
+        let server =
+            http::serve(SERVICE, &self.config.http, router, CancellationToken::new()).await?;
         let result = self.collect(ops, readiness, shutdown).await;
-        stop_http.cancel();
         if let Some(server) = server {
-            let _ = tokio::time::timeout(Duration::from_secs(2), server.task).await;
+            server.stop().await;
         }
         result
     }

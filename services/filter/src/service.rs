@@ -220,13 +220,11 @@ impl Filter {
         let readiness = Readiness::new();
         readiness.not_ready("waiting for the broker");
         // Not a child of `shutdown`: metrics stay up while the open batch drains.
-        let stop_http = CancellationToken::new();
         let router = http::ops_router(Arc::new(registry), readiness.clone());
-        let server = http::serve(SERVICE, &config.http, router, stop_http.clone()).await?;
+        let server = http::serve(SERVICE, &config.http, router, CancellationToken::new()).await?;
         let result = self.consume(metrics, readiness, shutdown).await;
-        stop_http.cancel();
         if let Some(server) = server {
-            let _ = tokio::time::timeout(Duration::from_secs(2), server.task).await;
+            server.stop().await;
         }
         result
     }
