@@ -9,7 +9,9 @@
 //! A path leads to the file that defines the name: `crate::Post` leads
 //! through `lib.rs`'s `pub use post::Post` to `post.rs`, and a `use` of an
 //! outside crate's item leads out of the crate (no edge). A `mod x;`
-//! declaration is not an edge; a `use` (re-exports included) is.
+//! declaration is not an edge, nor is a re-export (`pub use`: a module
+//! showing its children's items is a facade, not a use of them), nor a
+//! path inside a `#[cfg(test)]` module (nothing uses tests).
 //!
 //! It reads the source text (comments, strings and character literals
 //! skipped), not the compiler's view: a path that only looks like a module
@@ -182,6 +184,11 @@ struct Written {
     /// For a `use` at the file's top level: the name it brings in (`None`
     /// for a glob or `_`).
     binds: Option<String>,
+    /// Part of a `pub use` (any visibility): a re-export, followed but no edge.
+    reexport: bool,
+    /// Written inside a `#[cfg(test)]` module: nothing else uses tests, so
+    /// their paths close no cycle.
+    in_tests: bool,
 }
 
 /// Paths written in `tokens`: only paths of two or more segments (a lone
@@ -193,8 +200,27 @@ fn paths(tokens: &[(Token, usize)]) -> Vec<Written> {
     };
     let is = |i: usize, token: &Token| tokens.get(i).map(|(t, _)| t) == Some(token);
     let mut out = Vec::new();
-    // Inline modules open here: (name, brace depth inside it).
-    let mut inline: Vec<(String, usize)> = Vec::new();
+    // Whether the tokens before `end` are `#[cfg(test)]`.
+    let cfg_test = |end: usize| {
+        end >= 7
+            && is(end - 7, &Token::Punct('#'))
+            && is(end - 6, &Token::Punct('['))
+            && ident(end - 5) == Some("cfg")
+            && is(end - 4, &Token::Punct('('))
+            && ident(end - 3) == Some("test")
+            && is(end - 2, &Token::Punct(')'))
+            && is(end - 1, &Token::Punct(']'))
+    };
+    // Whether the `use` at `at` is `pub use` or `pub(...) use`.
+    let pub_use = |at: usize| {
+        (at >= 1 && ident(at - 1) == Some("pub"))
+            || (at >= 3 && is(at - 1, &Token::Punct(')')) && {
+                let open = (0..at).rev().find(|&k| is(k, &Token::Punct('(')));
+                open.is_some_and(|k| k >= 1 && ident(k - 1) == Some("pub"))
+            })
+    };
+    // Inline modules open here: (name, brace depth inside it, a tests module).
+    let mut inline: Vec<(String, usize, bool)> = Vec::new();
     let mut depth = 0;
     let mut i = 0;
     while i < tokens.len() {
@@ -204,7 +230,7 @@ fn paths(tokens: &[(Token, usize)]) -> Vec<Written> {
                 i += 1;
             }
             Token::Punct('}') => {
-                if inline.last().is_some_and(|(_, d)| *d == depth) {
+                if inline.last().is_some_and(|(_, d, _)| *d == depth) {
                     inline.pop();
                 }
                 depth = depth.saturating_sub(1);
@@ -213,13 +239,18 @@ fn paths(tokens: &[(Token, usize)]) -> Vec<Written> {
             Token::Ident(word)
                 if word == "mod" && ident(i + 1).is_some() && is(i + 2, &Token::Punct('{')) =>
             {
-                inline.push((ident(i + 1).unwrap_or_default().to_string(), depth + 1));
+                let tests =
+                    cfg_test(i) || (i >= 1 && ident(i - 1) == Some("pub") && cfg_test(i - 1));
+                let name = ident(i + 1).unwrap_or_default().to_string();
+                inline.push((name, depth + 1, tests));
                 i += 2;
             }
             Token::Ident(_) if i == 0 || !is(i - 1, &Token::PathSep) => {
-                let scope: ModulePath = inline.iter().map(|(name, _)| name.clone()).collect();
+                let scope: ModulePath = inline.iter().map(|(name, _, _)| name.clone()).collect();
+                let in_tests = inline.iter().any(|(_, _, tests)| *tests);
                 let line = tokens[i].1;
                 let is_use = i > 0 && ident(i - 1) == Some("use");
+                let reexport = is_use && pub_use(i - 1);
                 let mut found = Vec::new();
                 i = path_tree(tokens, i, Vec::new(), &mut found);
                 for (segments, binds) in found {
@@ -229,6 +260,8 @@ fn paths(tokens: &[(Token, usize)]) -> Vec<Written> {
                             scope: scope.clone(),
                             segments,
                             line,
+                            reexport,
+                            in_tests,
                         });
                     }
                 }
@@ -387,6 +420,9 @@ impl<'a> Crate<'a> {
         let mut out: BTreeMap<(ModulePath, ModulePath), Edge> = BTreeMap::new();
         for (module, file) in self.files {
             for written in paths(&tokens(&file.source)) {
+                if written.reexport || written.in_tests {
+                    continue;
+                }
                 let scope: ModulePath = module.iter().chain(&written.scope).cloned().collect();
                 let Some(to) = self.target(&scope, &written.segments) else {
                     continue;
@@ -656,7 +692,10 @@ fn a_cycle_of_three_through_crate_paths_and_use_groups_is_found() {
         ("", "pub mod a; pub mod b; pub mod c;"),
         ("a", "use crate::{b::{self, B}, x};"),
         ("b", "fn f() -> crate::c::C { todo!() }"),
-        ("c", "pub(crate) use super::a::A as Renamed;"),
+        (
+            "c",
+            "use super::a::A as Renamed;\npub(crate) use super::b::B;",
+        ),
     ]);
     let report = report(&crate_);
     assert_eq!(
@@ -715,5 +754,34 @@ fn paths_lead_through_re_exports_to_the_defining_file_and_out_of_the_crate() {
     assert!(
         !pairs.iter().any(|(from, _)| from == "sources::weibo"),
         "{pairs:?}"
+    );
+}
+
+#[test]
+fn a_facade_re_exporting_its_children_and_tests_using_anything_make_no_cycle() {
+    let crate_ = files(&[
+        ("", "mod kafka;\nmod config;"),
+        (
+            "kafka",
+            "mod startup;\npub use startup::wait;\npub(crate) use self::startup::{Failed as F};\npub struct Settings;",
+        ),
+        ("kafka::startup", "use super::Settings;\npub fn wait() {}"),
+        (
+            "config",
+            "pub struct Key;\n#[cfg(test)]\nmod tests {\n    use crate::kafka::Settings;\n}",
+        ),
+        ("config2", "use crate::kafka::wait;"),
+    ]);
+    assert_eq!(report(&crate_), Vec::<String>::new());
+    let pairs: Vec<(String, String)> = edges(&crate_)
+        .iter()
+        .map(|e| (name(&e.from), name(&e.to)))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![
+            ("config2".to_string(), "kafka::startup".to_string()),
+            ("kafka::startup".to_string(), "kafka".to_string())
+        ]
     );
 }
