@@ -624,7 +624,6 @@ fn crate_roots(workspace: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-#[ignore = "cycles found on main are being broken on this branch"]
 fn no_crate_has_import_cycles_between_its_files() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -68,11 +68,14 @@ impl MastodonSource {
         format!("mastodon:{}", self.host)
     }
 
-    /// Streams when a token is configured and streaming is on, else polls.
+    /// Whether it streams ([`super::mastodon_stream::run`]) rather than
+    /// polls: a token is configured and streaming is on.
+    pub fn streams(&self) -> bool {
+        self.token.is_some() && self.instance.streaming
+    }
+
+    /// Polls the public timeline over REST until shutdown.
     pub async fn run(self, context: SourceContext) -> Result<(), SourceError> {
-        if self.token.is_some() && self.instance.streaming {
-            return super::mastodon_stream::run(self, context).await;
-        }
         let since_id = context
             .load_cursor::<MastodonCursor>()?
             .and_then(|c| c.since_id);
