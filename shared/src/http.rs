@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::config::InvalidKey;
 
@@ -142,21 +143,44 @@ async fn readyz(State(state): State<OpsState>) -> Response {
     }
 }
 
-/// A running HTTP server: its address and the task that ends after shutdown.
+/// How long a stopping server may take to finish the requests it is
+/// answering (an open event stream ends when its token is cancelled).
+pub const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// A running HTTP server. Dropping it stops it without waiting; [`HttpServer::stop`]
+/// stops it and waits (bounded).
 pub struct HttpServer {
     /// The address it listens on (the real port when 0 was asked for).
     pub address: SocketAddr,
-    /// Ends when the server has stopped after `shutdown`.
-    pub task: JoinHandle<()>,
+    task: JoinHandle<()>,
+    stop: DropGuard,
 }
 
-/// Binds `settings` and serves `router` until `shutdown`; `Ok(None)` when
+impl HttpServer {
+    /// Stops accepting connections, lets the requests being answered
+    /// finish, and waits at most [`STOP_WAIT`] for them. (A request still
+    /// open after that is left to end with the runtime: axum runs each
+    /// connection as a task of its own, out of reach here.)
+    pub async fn stop(self) {
+        self.stop.disarm().cancel();
+        if tokio::time::timeout(STOP_WAIT, self.task).await.is_err() {
+            tracing::warn!(address = %self.address, "http server did not stop in time");
+        }
+    }
+}
+
+/// Binds `settings` and serves `router` until `stop` is cancelled, the
+/// server is dropped or [`HttpServer::stop`] is called; `Ok(None)` when
 /// switched off. Fails (before serving) when the address cannot be bound.
+///
+/// `stop` is the server's own token, not the service's shutdown: metrics
+/// stay up while a service drains. Routes that hold requests open (event
+/// streams) end them when it is cancelled.
 pub async fn serve(
     service: &str,
     settings: &HttpSettings,
     router: Router,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) -> anyhow::Result<Option<HttpServer>> {
     let Some(bind) = settings.address().map_err(anyhow::Error::msg)? else {
         return Ok(None);
@@ -166,8 +190,8 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("http.bind: cannot listen on {bind}: {e}"))?;
     let address = listener.local_addr()?;
     tracing::info!(service, %address, "serving /metrics, /healthz, /readyz");
+    let stopped = stop.clone().cancelled_owned();
     let task = tokio::spawn(async move {
-        let stopped = shutdown.cancelled_owned();
         if let Err(error) = axum::serve(listener, router)
             .with_graceful_shutdown(stopped)
             .await
@@ -175,7 +199,11 @@ pub async fn serve(
             tracing::warn!(%error, "http server stopped");
         }
     });
-    Ok(Some(HttpServer { address, task }))
+    Ok(Some(HttpServer {
+        address,
+        task,
+        stop: stop.drop_guard(),
+    }))
 }
 
 #[cfg(test)]
@@ -202,5 +230,106 @@ mod tests {
         assert_eq!(readiness.reason(), "broker unreachable");
         readiness.clone().ready();
         assert!(readiness.is_ready());
+    }
+
+    /// Sends `GET path` on a new connection and reads the status line; `None`
+    /// when the connection is refused or closed without an answer.
+    async fn status(address: SocketAddr, path: &str) -> Option<String> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).await.ok()?;
+        (!line.is_empty()).then(|| line.trim_end().to_string())
+    }
+
+    fn router_with_a_slow_route() -> Router {
+        ops_router(Arc::new(Registry::default()), Readiness::new()).route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "late\n"
+            }),
+        )
+    }
+
+    async fn start() -> HttpServer {
+        serve(
+            "test",
+            &HttpSettings::on("127.0.0.1:0"),
+            router_with_a_slow_route(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+        .expect("a server on a free port")
+    }
+
+    #[tokio::test]
+    async fn off_serves_nothing_and_a_taken_port_names_the_key() {
+        let off = serve(
+            "test",
+            &HttpSettings::on("off"),
+            Router::new(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(off.unwrap().is_none());
+        let server = start().await;
+        let taken = HttpSettings::on(&server.address.to_string());
+        let error = serve("test", &taken, Router::new(), CancellationToken::new())
+            .await
+            .err()
+            .expect("the port is taken");
+        assert!(error.to_string().starts_with("http.bind:"), "{error}");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn stop_waits_for_open_requests_at_most_the_stop_wait_and_refuses_new_ones() {
+        let server = start().await;
+        let address = server.address;
+        assert_eq!(
+            status(address, "/healthz").await.as_deref(),
+            Some("HTTP/1.1 200 OK")
+        );
+        assert_eq!(
+            status(address, "/readyz").await.as_deref(),
+            Some("HTTP/1.1 503 Service Unavailable")
+        );
+        assert_eq!(
+            status(address, "/nowhere").await.as_deref(),
+            Some("HTTP/1.1 404 Not Found")
+        );
+        let slow = tokio::spawn(status(address, "/slow"));
+        // The slow request is being answered before the server stops.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        server.stop().await;
+        let took = started.elapsed();
+        assert!(took >= STOP_WAIT, "stop returned after {took:?}");
+        assert!(
+            took < STOP_WAIT + Duration::from_secs(2),
+            "stop took {took:?}"
+        );
+        assert!(!slow.is_finished(), "the slow request was answered");
+        assert_eq!(status(address, "/healthz").await, None);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_server_stops_it() {
+        let server = start().await;
+        let address = server.address;
+        assert!(status(address, "/healthz").await.is_some());
+        drop(server);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while status(address, "/healthz").await.is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still serving after drop"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

@@ -24,17 +24,17 @@ use crate::config::{CollectorConfig, SourceKind};
 use crate::cursor::CursorFile;
 use crate::metrics::{CollectorMetrics, ErrorKind, SourceMetrics};
 use crate::ops::CollectorOps;
-use crate::service::{BuildError, RunSummary};
 use crate::sources::finite::{FileSource, SyntheticSource};
 use crate::sources::jetstream::JetstreamSource;
 use crate::sources::mastodon::MastodonSource;
+use crate::sources::mastodon_stream;
 use crate::sources::socket::SocketSource;
 use crate::sources::weibo::WeiboSource;
 use crate::sources::weibo_feeds::MobileSource;
 use crate::sources::weibo_mobile::MobileClient;
 use crate::sources::{Batch, CursorUpdate, SourceContext, SourceError};
 use weibostream_shared::config::InvalidKey;
-use weibostream_shared::secret::{load_secret, load_token};
+use weibostream_shared::secret::{SecretError, load_secret, load_token};
 
 /// Batches queued between the sources and the publisher. Few: the
 /// producer's own queue is the buffer, and the synthetic source at full
@@ -43,6 +43,47 @@ use weibostream_shared::secret::{load_secret, load_token};
 const BATCH_QUEUE: usize = 8;
 /// Published batches waiting for their acknowledgements.
 const ACK_QUEUE: usize = 256;
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Posts acknowledged by the broker.
+    pub published: u64,
+    /// Deleted statuses skipped.
+    pub skipped: u64,
+    /// Input records that could not be turned into posts (logged).
+    pub bad_records: u64,
+}
+
+/// Why a collector could not be built (all are the user's to fix: exit
+/// code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A config key is invalid.
+    #[error("{0}")]
+    Config(#[from] InvalidKey),
+    /// A token or cookie cannot be read.
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    /// A source cannot be set up (its HTTP client, its query file).
+    #[error("{source_name}: {problem}")]
+    Source {
+        /// The source, as in `sources`.
+        source_name: String,
+        /// What went wrong.
+        problem: String,
+    },
+}
+
+impl BuildError {
+    /// The error of a source that cannot be set up.
+    pub(crate) fn source(source_name: &str, problem: impl Into<String>) -> Self {
+        BuildError::Source {
+            source_name: source_name.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
 
 /// A configured source, ready to run.
 enum Runner {
@@ -62,6 +103,9 @@ impl Runner {
             Runner::File(source) => source.run(context).await,
             Runner::Weibo(source) => source.run(context).await,
             Runner::WeiboMobile(source) => source.run(context).await,
+            Runner::Mastodon(source) if source.streams() => {
+                mastodon_stream::run(source, context).await
+            }
             Runner::Mastodon(source) => source.run(context).await,
             Runner::Jetstream(source) => source.run(context).await,
             Runner::Socket(source) => source.run(context).await,

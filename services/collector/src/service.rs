@@ -12,56 +12,15 @@ use weibostream_shared::TopicRole;
 use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
-use weibostream_shared::secret::SecretError;
 use weibostream_shared::stats::BrokerReadiness;
 
 use crate::config::{CollectorConfig, SourceKind};
 use crate::live::SourcePlan;
+pub use crate::live::{BuildError, RunSummary};
 use crate::metrics::CollectorMetrics;
 use crate::ops::CollectorOps;
 
 const SERVICE: &str = "collector";
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Posts acknowledged by the broker.
-    pub published: u64,
-    /// Deleted statuses skipped.
-    pub skipped: u64,
-    /// Input records that could not be turned into posts (logged).
-    pub bad_records: u64,
-}
-
-/// Why a collector could not be built (all are the user's to fix: exit
-/// code 2).
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A config key is invalid.
-    #[error("{0}")]
-    Config(#[from] InvalidKey),
-    /// A token or cookie cannot be read.
-    #[error("{0}")]
-    Secret(#[from] SecretError),
-    /// A source cannot be set up (its HTTP client, its query file).
-    #[error("{source_name}: {problem}")]
-    Source {
-        /// The source, as in `sources`.
-        source_name: String,
-        /// What went wrong.
-        problem: String,
-    },
-}
-
-impl BuildError {
-    /// The error of a source that cannot be set up.
-    pub(crate) fn source(source_name: &str, problem: impl Into<String>) -> Self {
-        BuildError::Source {
-            source_name: source_name.to_owned(),
-            problem: problem.into(),
-        }
-    }
-}
 
 /// The collector, built and ready to run.
 pub struct Collector {
@@ -98,13 +57,12 @@ impl Collector {
         let readiness = Readiness::new();
         readiness.not_ready("waiting for the broker");
         // Not a child of `shutdown`: metrics stay up while the last posts drain.
-        let stop_http = CancellationToken::new();
         let router = http::ops_router(Arc::new(registry), readiness.clone());
-        let server = http::serve(SERVICE, &self.config.http, router, stop_http.clone()).await?;
+        let server =
+            http::serve(SERVICE, &self.config.http, router, CancellationToken::new()).await?;
         let result = self.collect(ops, readiness, shutdown).await;
-        stop_http.cancel();
         if let Some(server) = server {
-            let _ = tokio::time::timeout(Duration::from_secs(2), server.task).await;
+            server.stop().await;
         }
         result
     }

@@ -14,8 +14,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use weibostream_shared::BatchReport;
 
 use crate::acks::{self, AckProducer, BatchAcks};
+use crate::context::FilterContext;
 use crate::metrics::FilterMetrics;
-use crate::service::FilterContext;
 
 /// A batch that ended and waits for its records' acknowledgements.
 pub(crate) struct ClosingBatch {

@@ -10,6 +10,7 @@ pub mod classify;
 pub mod cli;
 mod closing;
 pub mod config;
+mod context;
 pub mod decode;
 pub mod inspect;
 pub mod metrics;

@@ -2,105 +2,31 @@
 //! I/O), then run until shutdown. The loop itself is in [`worker`](crate::worker).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use prometheus_client::registry::Registry;
-use rdkafka::TopicPartitionList;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::Producer;
-use rdkafka::{ClientContext, Statistics};
 use tokio_util::sync::CancellationToken;
 use weibostream_shared::TopicRole;
 use weibostream_shared::config::InvalidKey;
 use weibostream_shared::http::{self, Readiness};
 use weibostream_shared::kafka;
 use weibostream_shared::quirks;
-use weibostream_shared::quirks::resume::{self, PendingStarts};
-use weibostream_shared::stats::{ClientStats, STATS_INTERVAL_MS};
+use weibostream_shared::stats::STATS_INTERVAL_MS;
 
 use crate::FilterConfig;
 use crate::acks::{AckContext, AckProducer};
 use crate::classify::Classifier;
+use crate::context::FilterContext;
 use crate::metrics::FilterMetrics;
 use crate::reload::{ActiveRules, ReloadHandle, RulesError, RulesWatcher};
 use crate::rules::RuleError;
 use crate::step::PostStep;
-use crate::worker::Worker;
+use crate::worker::{Replica, Worker};
 
 pub(crate) const SERVICE: &str = "filter";
-
-/// Logs every partition assignment change, so it is visible which replica
-/// works on what; keeps the client's statistics (watermarks, broker state)
-/// and the replica's readiness.
-pub(crate) struct FilterContext {
-    replica: String,
-    pub(crate) stats: ClientStats,
-    readiness: Readiness,
-    joined: AtomicBool,
-    /// Where newly assigned partitions start (their committed offsets) and
-    /// which were revoked, for the worker's gap guard; `None` without
-    /// `kafka.local_broker_quirks` (no guard, no look-up).
-    pub(crate) starts: Option<Arc<PendingStarts>>,
-}
-
-impl FilterContext {
-    /// Whether the group has given this replica a share (possibly empty).
-    pub(crate) fn has_joined(&self) -> bool {
-        self.joined.load(Ordering::Acquire)
-    }
-
-    /// Ready once the group gave this replica its (possibly empty) share and
-    /// a broker connection is up.
-    fn refresh_readiness(&self) {
-        let joined = self.joined.load(Ordering::Acquire);
-        match self.stats.broker_up() {
-            Some(false) => self
-                .readiness
-                .not_ready("broker unreachable: no broker connection is up"),
-            _ if joined => self.readiness.ready(),
-            _ => {}
-        }
-    }
-}
-
-impl ClientContext for FilterContext {
-    fn stats(&self, statistics: Statistics) {
-        self.stats.update(&statistics);
-        self.refresh_readiness();
-    }
-}
-
-impl ConsumerContext for FilterContext {
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let list = |tpl: &TopicPartitionList| {
-            tpl.elements()
-                .iter()
-                .map(|e| e.partition())
-                .collect::<Vec<_>>()
-        };
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                if let Some(starts) = &self.starts {
-                    starts.push(resume::committed_starts(consumer, tpl));
-                }
-                tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions assigned");
-                self.joined.store(true, Ordering::Release);
-                self.refresh_readiness();
-            }
-            Rebalance::Revoke(tpl) => {
-                if let Some(starts) = &self.starts {
-                    starts.push(resume::forgotten(tpl));
-                }
-                tracing::info!(replica = %self.replica, partitions = ?list(tpl), "partitions revoked")
-            }
-            Rebalance::Error(error) => {
-                tracing::warn!(replica = %self.replica, %error, "rebalance error")
-            }
-        }
-    }
-}
 
 /// A filter replica, built and ready to run.
 pub struct Filter {
@@ -220,13 +146,11 @@ impl Filter {
         let readiness = Readiness::new();
         readiness.not_ready("waiting for the broker");
         // Not a child of `shutdown`: metrics stay up while the open batch drains.
-        let stop_http = CancellationToken::new();
         let router = http::ops_router(Arc::new(registry), readiness.clone());
-        let server = http::serve(SERVICE, &config.http, router, stop_http.clone()).await?;
+        let server = http::serve(SERVICE, &config.http, router, CancellationToken::new()).await?;
         let result = self.consume(metrics, readiness, shutdown).await;
-        stop_http.cancel();
         if let Some(server) = server {
-            let _ = tokio::time::timeout(Duration::from_secs(2), server.task).await;
+            server.stop().await;
         }
         result
     }
@@ -249,13 +173,12 @@ impl Filter {
         kafka::ensure_topics(&config.kafka, SERVICE, &specs).await?;
 
         readiness.not_ready(&format!("joining consumer group {}", config.group));
-        let context = FilterContext {
-            replica: self.replica.clone(),
-            stats: ClientStats::new(&topics.raw),
+        let context = FilterContext::new(
+            self.replica.clone(),
+            &topics.raw,
             readiness,
-            joined: AtomicBool::new(false),
-            starts: config.kafka.local_broker_quirks.then(Arc::default),
-        };
+            config.kafka.local_broker_quirks.then(Arc::default),
+        );
         let stats_ms = STATS_INTERVAL_MS.min(config.batch_interval_ms / 2).max(100);
         let consumer: StreamConsumer<FilterContext> = config
             .kafka
@@ -287,7 +210,15 @@ impl Filter {
         let group = config.group.clone();
         let without_leave_group = self.exits_after_run && config.kafka.local_broker_quirks;
         let starts = consumer.context().starts.clone();
-        let mut worker = Worker::new(self, &producer, metrics, starts);
+        let parts = Replica {
+            config: self.config,
+            step: self.step,
+            watcher: self.watcher,
+            classifier: self.classifier,
+            name: self.replica,
+            reload: self.reload,
+        };
+        let mut worker = Worker::new(parts, &producer, metrics, starts);
         let result = worker.run_batches(&consumer, &shutdown).await;
         let _ = producer.flush(timeout);
         if without_leave_group {

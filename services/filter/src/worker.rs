@@ -17,23 +17,37 @@ use tokio_util::sync::CancellationToken;
 use weibostream_shared::quirks::resume::{GroupResumer, PendingStarts};
 use weibostream_shared::quirks::{self, JoinWatch};
 
+use crate::FilterConfig;
 use crate::acks::{self, AckProducer, BatchAcks};
 use crate::batch::{OpenBatch, batch_end};
+use crate::classify::Classifier;
 use crate::closing::{CloseTargets, ClosedBatch, ClosingBatch};
+use crate::context::FilterContext;
 use crate::metrics::{FilterMetrics, LagTrend};
 use crate::output::dead_letter_headers;
-use crate::reload::ActiveRules;
-use crate::service::{Filter, FilterContext};
-use crate::step::Outcome;
+use crate::reload::{ActiveRules, ReloadHandle, RulesWatcher};
+use crate::step::{Outcome, PostStep};
 
 /// Records handled per trip through the run loop at most, so a full
 /// consumer queue cannot hold off the batch deadline, a reload or shutdown
 /// for long (a few milliseconds of work).
 const DRAIN_MAX: usize = 512;
 
+/// What the loop runs with, taken from the built [`Filter`](crate::Filter).
+pub(crate) struct Replica {
+    pub config: FilterConfig,
+    /// The rules in force and the per-record step that applies them.
+    pub step: PostStep,
+    pub watcher: RulesWatcher,
+    pub classifier: Option<Arc<Classifier>>,
+    /// The replica's name in logs.
+    pub name: String,
+    pub reload: ReloadHandle,
+}
+
 /// State of the loop: the replica, reusable buffers and the producer.
 pub(crate) struct Worker<'a> {
-    filter: Filter,
+    replica: Replica,
     producer: &'a AckProducer,
     rule_ids: Vec<String>,
     /// Reloaded rules waiting for the next batch boundary.
@@ -59,20 +73,20 @@ struct Quirks {
 
 impl<'a> Worker<'a> {
     pub(crate) fn new(
-        filter: Filter,
+        replica: Replica,
         producer: &'a AckProducer,
         metrics: FilterMetrics,
         starts: Option<Arc<PendingStarts>>,
     ) -> Self {
         Worker {
-            rule_ids: filter
+            rule_ids: replica
                 .step
                 .rules()
                 .rules
                 .ids()
                 .map(str::to_string)
                 .collect(),
-            filter,
+            replica,
             producer,
             staged: None,
             acks: BatchAcks::new(),
@@ -91,11 +105,11 @@ impl<'a> Worker<'a> {
         consumer: &StreamConsumer<FilterContext>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
-        let interval_ms = self.filter.config.batch_interval_ms;
-        let poll_ms = self.filter.config.rules_poll_ms;
+        let interval_ms = self.replica.config.batch_interval_ms;
+        let poll_ms = self.replica.config.rules_poll_ms;
         let mut poll = tokio::time::interval(Duration::from_millis(poll_ms.max(1)));
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let reload = self.filter.reload.clone();
+        let reload = self.replica.reload.clone();
         let mut stream = consumer.stream();
         let checks_stalls = self.quirks.is_some();
         let mut stalls = tokio::time::interval(quirks::STALL_CHECK);
@@ -111,7 +125,7 @@ impl<'a> Worker<'a> {
             let wait = (end - now).to_std().unwrap_or(Duration::ZERO);
             let deadline = tokio::time::Instant::now() + wait;
             let mut batch = OpenBatch::new(end, self.rule_ids.len());
-            self.filter.step.start_batch(&end, &self.filter.replica);
+            self.replica.step.start_batch(&end, &self.replica.name);
             let batch_over = tokio::time::sleep_until(deadline);
             tokio::pin!(batch_over);
             let stopping = loop {
@@ -146,7 +160,7 @@ impl<'a> Worker<'a> {
                     }
                 }
             };
-            let limit = Duration::from_millis(self.filter.config.shutdown_timeout_ms);
+            let limit = Duration::from_millis(self.replica.config.shutdown_timeout_ms);
             if stopping {
                 let previous = closing.take();
                 let last = self.end_batch(consumer, batch, true);
@@ -181,16 +195,16 @@ impl<'a> Worker<'a> {
     /// Re-reads the rules file if it changed (or if `forced`) and stages
     /// the new rules; a bad file is logged and the current rules stay.
     fn check_rules(&mut self, forced: bool) {
-        let path = self.filter.watcher.path().display().to_string();
-        match self.filter.watcher.check(forced) {
+        let path = self.replica.watcher.path().display().to_string();
+        match self.replica.watcher.check(forced) {
             Ok(None) => {
                 if forced {
                     tracing::info!(path = %path, "reload requested; rules file unchanged");
                 }
             }
             Ok(Some(text)) => {
-                let classifier = self.filter.classifier.as_deref();
-                let options = self.filter.config.match_options();
+                let classifier = self.replica.classifier.as_deref();
+                let options = self.replica.config.match_options();
                 match ActiveRules::compile_with(&text, &path, classifier, options) {
                     Ok(active) => {
                         tracing::info!(path = %path, rules = active.rules.len(),
@@ -212,9 +226,9 @@ impl<'a> Worker<'a> {
     fn install_staged_rules(&mut self) {
         if let Some(active) = self.staged.take() {
             self.rule_ids = active.rules.ids().map(str::to_string).collect();
-            self.filter.step.set_rules(active);
+            self.replica.step.set_rules(active);
             self.metrics.rules(&self.rule_ids);
-            tracing::info!(replica = %self.filter.replica, rules = ?self.rule_ids, "rules reloaded");
+            tracing::info!(replica = %self.replica.name, rules = ?self.rule_ids, "rules reloaded");
         }
     }
 
@@ -256,10 +270,10 @@ impl<'a> Worker<'a> {
         {
             return Ok(());
         }
-        let config = &self.filter.config;
+        let config = &self.replica.config;
         batch.record_read(partition, offset);
         match self
-            .filter
+            .replica
             .step
             .process(message.payload(), partition, offset)
         {
@@ -281,7 +295,7 @@ impl<'a> Worker<'a> {
                     message.topic(),
                     partition,
                     offset,
-                    &self.filter.replica,
+                    &self.replica.name,
                 );
                 let mut record = BaseRecord::with_opaque_to(&config.topics.dlq, self.acks.clone())
                     .headers(headers);
@@ -317,7 +331,7 @@ impl<'a> Worker<'a> {
         final_batch: bool,
     ) -> Option<ClosingBatch> {
         let ended = Instant::now();
-        let config = &self.filter.config;
+        let config = &self.replica.config;
         let assigned: Vec<i32> = match consumer.assignment() {
             Ok(assignment) => assignment
                 .elements()
@@ -329,7 +343,7 @@ impl<'a> Worker<'a> {
                 Vec::new()
             }
         };
-        let trending = self.filter.step.close_batch();
+        let trending = self.replica.step.close_batch();
         self.metrics.producer_queue(self.producer.in_flight_count());
         if assigned.is_empty() && batch.posts_in() == 0 && batch.next_offsets().is_empty() {
             self.rejoin_if_never_joined(consumer);
@@ -348,7 +362,7 @@ impl<'a> Worker<'a> {
         let records_read = batch.records_read();
         let next_offsets = batch.next_offsets();
         let mut report = batch.into_report(
-            &self.filter.replica,
+            &self.replica.name,
             config.batch_interval_ms,
             self.rule_ids.iter().map(String::as_str),
             &assigned,
@@ -379,7 +393,7 @@ impl<'a> Worker<'a> {
     where
         'a: 'c,
     {
-        let topics = &self.filter.config.topics;
+        let topics = &self.replica.config.topics;
         CloseTargets {
             consumer,
             producer: self.producer,
@@ -392,16 +406,16 @@ impl<'a> Worker<'a> {
     /// Warnings and the debug log of a batch whose close finished.
     fn after_close(&mut self, closed: &ClosedBatch) {
         let report = &closed.report;
-        let interval_ms = self.filter.config.batch_interval_ms;
+        let interval_ms = self.replica.config.batch_interval_ms;
         let processing_ms = closed.processing.as_secs_f64() * 1000.0;
         let partitions: Vec<i32> = report.covered_partitions().collect();
         if closed.processing > Duration::from_millis(interval_ms) {
-            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
+            tracing::warn!(replica = %self.replica.name, batch_time = %report.batch_time,
                 processing_ms, interval_ms,
                 "batch processing took longer than the batch interval: the input is faster than this replica can process it; add replicas (up to the partition count) or lengthen the interval");
         }
         if let Some(batches) = self.lag_trend.observe(report.lag, closed.records_read) {
-            tracing::warn!(replica = %self.filter.replica, batch_time = %report.batch_time,
+            tracing::warn!(replica = %self.replica.name, batch_time = %report.batch_time,
                 lag = report.lag, batches, partitions = ?partitions,
                 "consumer lag has grown {batches} batches in a row: the input is faster than this replica processes it, so it falls further behind; add replicas (up to the partition count)");
         }
@@ -423,8 +437,8 @@ impl<'a> Worker<'a> {
         let Some(waited) = quirks.join.resubscribe_due(consumer.context().has_joined()) else {
             return;
         };
-        let topic = self.filter.config.topics.raw.as_str();
-        tracing::warn!(replica = %self.filter.replica, group = %self.filter.config.group,
+        let topic = self.replica.config.topics.raw.as_str();
+        tracing::warn!(replica = %self.replica.name, group = %self.replica.config.group,
             waited_s = waited.as_secs(),
             "this replica has not joined its consumer group, so it reads nothing; subscribing again (FILTER__KAFKA__LIBRDKAFKA__DEBUG=cgrp shows the join)");
         consumer.unsubscribe();

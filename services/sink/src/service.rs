@@ -41,8 +41,6 @@ const SERVICE: &str = "sink";
 const TICK: Duration = Duration::from_millis(100);
 const METADATA_REFRESH: Duration = Duration::from_secs(30);
 const LAG_REFRESH: Duration = Duration::from_secs(1);
-/// How long the HTTP server may take to close its connections at the end.
-const HTTP_STOP: Duration = Duration::from_secs(2);
 
 /// The sink, built and ready to run.
 pub struct Sink {
@@ -53,7 +51,6 @@ pub struct Sink {
     dashboard: Dashboard,
     http: Option<HttpServer>,
     http_started: bool,
-    http_stop: CancellationToken,
     alert_specs: std::collections::BTreeMap<String, weibostream_shared::rules_file::AlertSpec>,
     channels: Vec<Channel>,
     history: Option<History>,
@@ -129,7 +126,6 @@ impl Sink {
             dashboard,
             http: None,
             http_started: false,
-            http_stop: CancellationToken::new(),
             alert_specs,
             channels,
             history,
@@ -141,15 +137,12 @@ impl Sink {
     /// returns the address, `None` when `http.bind` is `off`.
     pub async fn serve_http(&mut self) -> anyhow::Result<Option<SocketAddr>> {
         if !self.http_started {
+            // Open event streams end when the server stops.
+            let stop = CancellationToken::new();
             let router = http::ops_router(self.registry.clone(), self.readiness.clone()).merge(
-                dashboard::router(
-                    self.dashboard.clone(),
-                    self.http_stop.clone(),
-                    self.history.clone(),
-                ),
+                dashboard::router(self.dashboard.clone(), stop.clone(), self.history.clone()),
             );
-            self.http =
-                http::serve(SERVICE, &self.config.http, router, self.http_stop.clone()).await?;
+            self.http = http::serve(SERVICE, &self.config.http, router, stop).await?;
             self.http_started = true;
             if let Some(server) = &self.http {
                 tracing::info!(url = %format!("http://{}/", server.address), "dashboard");
@@ -161,15 +154,11 @@ impl Sink {
     /// Runs until `shutdown` is cancelled; then outputs what is complete,
     /// commits and leaves the group.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // The server stops when `self` is dropped, however `consume` ends.
         self.serve_http().await?;
-        // Stops the HTTP server however `consume` ends.
-        let _stop_http = self.http_stop.clone().drop_guard();
         let result = self.consume(shutdown).await;
-        self.http_stop.cancel();
-        if let Some(server) = self.http.take()
-            && tokio::time::timeout(HTTP_STOP, server.task).await.is_err()
-        {
-            tracing::warn!("http server did not stop in time");
+        if let Some(server) = self.http.take() {
+            server.stop().await;
         }
         result
     }

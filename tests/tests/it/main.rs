@@ -19,6 +19,7 @@ mod history_view;
 mod k8s;
 mod kafka_security;
 mod metrics;
+mod module_cycles;
 mod offset_gaps;
 mod pipeline;
 mod print_config;

@@ -15,6 +15,7 @@ use weibostream_shared::Post;
 pub use super::mastodon_status::normalize_status;
 
 use super::http::{self, Response};
+use super::poll::{self, Polled, Poller};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{MastodonInstance, MastodonSettings};
 use crate::metrics::ErrorKind;
@@ -67,47 +68,26 @@ impl MastodonSource {
         format!("mastodon:{}", self.host)
     }
 
-    /// Streams when a token is configured and streaming is on, else polls.
+    /// Whether it streams ([`super::mastodon_stream::run`]) rather than
+    /// polls: a token is configured and streaming is on.
+    pub fn streams(&self) -> bool {
+        self.token.is_some() && self.instance.streaming
+    }
+
+    /// Polls the public timeline over REST until shutdown.
     pub async fn run(self, context: SourceContext) -> Result<(), SourceError> {
-        if self.token.is_some() && self.instance.streaming {
-            return super::mastodon_stream::run(self, context).await;
-        }
-        let mut since_id = context
+        let since_id = context
             .load_cursor::<MastodonCursor>()?
             .and_then(|c| c.since_id);
-        let mut seen = SeenIds::new(self.settings.dedup_capacity);
         let interval = Duration::from_millis(self.settings.poll_interval_ms);
-        let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
-        let mut backoff = context.backoff();
         tracing::info!(source = %context.name, ?since_id, "polling the public timeline");
-        loop {
-            let statuses = match self.poll(&mut pacer, &context, since_id.as_deref()).await {
-                Ok(Some(statuses)) => statuses,
-                Ok(None) => return Ok(()),
-                Err(FetchError::Fatal(message)) => {
-                    context.metrics.add_error(ErrorKind::Auth);
-                    return Err(SourceError::Fatal(message));
-                }
-                Err(FetchError::Transient(failure)) => {
-                    if !context.retry_after(&mut backoff, &failure).await {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            backoff.reset();
-            let (posts, newest) = self.new_posts(&context, statuses, &mut since_id, &mut seen);
-            let cursor = MastodonCursor {
-                since_id: since_id.clone(),
-            };
-            if context
-                .send(posts, newest.then_some(&cursor))
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
-        }
+        let timeline = PublicTimeline {
+            pacer: Pacer::new(interval, self.settings.poll_jitter_percent),
+            seen: SeenIds::new(self.settings.dedup_capacity),
+            since_id,
+            source: self,
+        };
+        poll::run(timeline, &context).await
     }
 
     /// Up to `max_pages_per_poll` requests walking back from the newest status to `since_id`.
@@ -273,6 +253,43 @@ impl MastodonSource {
                 tracing::warn!(source = %context.name, status_id = id, %error, "skipping a bad status");
                 None
             }
+        }
+    }
+}
+
+/// The public timeline polled over REST, and where it stands.
+struct PublicTimeline {
+    source: MastodonSource,
+    pacer: Pacer,
+    /// Newest status id published.
+    since_id: Option<String>,
+    seen: SeenIds<String>,
+}
+
+impl Poller for PublicTimeline {
+    type Cursor = MastodonCursor;
+
+    async fn poll(&mut self, context: &SourceContext) -> Polled<MastodonCursor> {
+        let source = &self.source;
+        match source
+            .poll(&mut self.pacer, context, self.since_id.as_deref())
+            .await
+        {
+            Ok(Some(statuses)) => {
+                let (posts, newest) =
+                    source.new_posts(context, statuses, &mut self.since_id, &mut self.seen);
+                Polled {
+                    posts,
+                    cursor: newest.then(|| MastodonCursor {
+                        since_id: self.since_id.clone(),
+                    }),
+                    changed: true,
+                    progressed: true,
+                    error: None,
+                }
+            }
+            Ok(None) => Polled::stopped(),
+            Err(error) => Polled::failed(error),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod jetstream;
 pub mod mastodon;
 mod mastodon_status;
 pub mod mastodon_stream;
+pub mod poll;
 pub mod socket;
 mod sse;
 #[cfg(test)]

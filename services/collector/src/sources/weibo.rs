@@ -25,6 +25,7 @@ use serde_json::Value;
 use weibostream_shared::Post;
 
 use super::http::{self, Response};
+use super::poll::{self, PollError, Polled, Poller};
 use super::weibo_feeds::{FeedCursor, Gap, Walk};
 use super::{Failure, FetchError, SeenIds, SourceContext, SourceError};
 use crate::config::{WeiboSettings, WeiboTimeline};
@@ -80,81 +81,17 @@ impl WeiboSource {
         for id in &saved.seen_ids {
             seen.insert(*id);
         }
-        let mut since_id = saved.since_id;
-        let mut gaps = saved.gaps;
         let interval = Pacer::interval_for_budget(self.settings.calls_per_hour);
-        let mut pacer = Pacer::new(interval, self.settings.poll_jitter_percent);
-        let mut backoff = context.backoff();
-        tracing::info!(source = %context.name, timeline = ?self.settings.timeline, ?since_id,
+        tracing::info!(source = %context.name, timeline = ?self.settings.timeline, since_id = ?saved.since_id,
             interval_ms = interval.as_millis() as u64, "polling Weibo");
-        loop {
-            let Some(polled) = self.poll(&mut pacer, &context, since_id, &gaps).await else {
-                return Ok(());
-            };
-            let before = (since_id, gaps.clone());
-            let owed = since_id.map(|newest| FeedCursor {
-                newest,
-                gaps: gaps.clone(),
-            });
-            let posts = self.new_posts(&context, polled.statuses, owed.as_ref(), &mut seen);
-            let cursor = match self.settings.timeline {
-                WeiboTimeline::Home => {
-                    match owed {
-                        Some(mut owed) => {
-                            for walk in polled.gap_walks {
-                                owed.fill(walk);
-                            }
-                            for gap in polled.out_of_window {
-                                let lost_at_most = gap.lost_at_most();
-                                context.metrics.add_gap_abandoned(lost_at_most);
-                                tracing::warn!(source = %context.name, timeline = "home", above = gap.above, below = gap.below, lost_at_most,
-                                    "gave up a gap: Weibo no longer serves statuses between these ids (they fell out of its window of recent statuses); at most lost_at_most statuses (one per id between them) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
-                            }
-                            for gap in owed.settle_top(polled.top, HOME_MAX_GAPS) {
-                                let lost_at_most = gap.lost_at_most();
-                                context.metrics.add_gap_abandoned(lost_at_most);
-                                tracing::warn!(source = %context.name, timeline = "home", above = gap.above, below = gap.below, lost_at_most,
-                                    "gave up a gap: more than {HOME_MAX_GAPS} gaps wait; at most lost_at_most statuses (one per id between them) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
-                            }
-                            since_id = Some(owed.newest);
-                            gaps = owed.gaps;
-                        }
-                        None => since_id = polled.top.newest,
-                    }
-                    WeiboCursor {
-                        since_id,
-                        gaps: gaps.clone(),
-                        seen_ids: Vec::new(),
-                    }
-                }
-                WeiboTimeline::Public => WeiboCursor {
-                    since_id: None,
-                    gaps: Vec::new(),
-                    seen_ids: seen.iter().copied().collect(),
-                },
-            };
-            let changed = !posts.is_empty() || before != (since_id, gaps.clone());
-            if changed && context.send(posts, Some(&cursor)).await.is_err() {
-                return Ok(());
-            }
-            // A poll that got pages through shows the API works: an error
-            // after them is retried after the first, shortest wait.
-            if polled.pages > 0 {
-                backoff.reset();
-            }
-            match polled.error {
-                Some(FetchError::Fatal(message)) => {
-                    context.metrics.add_error(ErrorKind::Auth);
-                    return Err(SourceError::Fatal(message));
-                }
-                Some(FetchError::Transient(failure))
-                    if !context.retry_after(&mut backoff, &failure).await =>
-                {
-                    return Ok(());
-                }
-                _ => {}
-            }
-        }
+        let timeline = Timeline {
+            pacer: Pacer::new(interval, self.settings.poll_jitter_percent),
+            since_id: saved.since_id,
+            gaps: saved.gaps,
+            seen,
+            source: self,
+        };
+        poll::run(timeline, &context).await
     }
 
     /// One poll of at most `max_pages_per_poll` requests: the newest
@@ -167,12 +104,12 @@ impl WeiboSource {
         context: &SourceContext,
         since_id: Option<u64>,
         gaps: &[Gap],
-    ) -> Option<Polled> {
+    ) -> Option<Pages> {
         let (path, since_id) = match self.settings.timeline {
             WeiboTimeline::Home => ("statuses/home_timeline.json", since_id),
             WeiboTimeline::Public => ("statuses/public_timeline.json", None),
         };
-        let mut polled = Polled::default();
+        let mut polled = Pages::default();
         let mut budget = self.settings.max_pages_per_poll;
         let top = self
             .walk(
@@ -303,7 +240,7 @@ impl WeiboSource {
         since_id: Option<u64>,
         mut max_id: Option<u64>,
         budget: &mut u32,
-        polled: &mut Polled,
+        polled: &mut Pages,
     ) -> Option<Walk> {
         let mut walk = Walk::default();
         while *budget > 0 {
@@ -416,9 +353,83 @@ impl WeiboSource {
     }
 }
 
+/// The timeline being polled, and where it stands.
+struct Timeline {
+    source: WeiboSource,
+    pacer: Pacer,
+    /// Newest status id published (home timeline).
+    since_id: Option<u64>,
+    /// Id ranges owed below `since_id`, newest first (home timeline).
+    gaps: Vec<Gap>,
+    seen: SeenIds<u64>,
+}
+
+impl Poller for Timeline {
+    type Cursor = WeiboCursor;
+
+    async fn poll(&mut self, context: &SourceContext) -> Polled<WeiboCursor> {
+        let source = &self.source;
+        let Some(polled) = source
+            .poll(&mut self.pacer, context, self.since_id, &self.gaps)
+            .await
+        else {
+            return Polled::stopped();
+        };
+        let before = (self.since_id, self.gaps.clone());
+        let owed = self.since_id.map(|newest| FeedCursor {
+            newest,
+            gaps: self.gaps.clone(),
+        });
+        let posts = source.new_posts(context, polled.statuses, owed.as_ref(), &mut self.seen);
+        let cursor = match source.settings.timeline {
+            WeiboTimeline::Home => {
+                match owed {
+                    Some(mut owed) => {
+                        for walk in polled.gap_walks {
+                            owed.fill(walk);
+                        }
+                        for gap in polled.out_of_window {
+                            let lost_at_most = gap.lost_at_most();
+                            context.metrics.add_gap_abandoned(lost_at_most);
+                            tracing::warn!(source = %context.name, timeline = "home", above = gap.above, below = gap.below, lost_at_most,
+                                "gave up a gap: Weibo no longer serves statuses between these ids (they fell out of its window of recent statuses); at most lost_at_most statuses (one per id between them) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
+                        }
+                        for gap in owed.settle_top(polled.top, HOME_MAX_GAPS) {
+                            let lost_at_most = gap.lost_at_most();
+                            context.metrics.add_gap_abandoned(lost_at_most);
+                            tracing::warn!(source = %context.name, timeline = "home", above = gap.above, below = gap.below, lost_at_most,
+                                "gave up a gap: more than {HOME_MAX_GAPS} gaps wait; at most lost_at_most statuses (one per id between them) were not collected; raise weibo.calls_per_hour or weibo.max_pages_per_poll");
+                        }
+                        self.since_id = Some(owed.newest);
+                        self.gaps = owed.gaps;
+                    }
+                    None => self.since_id = polled.top.newest,
+                }
+                WeiboCursor {
+                    since_id: self.since_id,
+                    gaps: self.gaps.clone(),
+                    seen_ids: Vec::new(),
+                }
+            }
+            WeiboTimeline::Public => WeiboCursor {
+                since_id: None,
+                gaps: Vec::new(),
+                seen_ids: self.seen.iter().copied().collect(),
+            },
+        };
+        Polled {
+            changed: !posts.is_empty() || before != (self.since_id, self.gaps.clone()),
+            posts,
+            cursor: Some(cursor),
+            progressed: polled.pages > 0,
+            error: polled.error.map(PollError::from),
+        }
+    }
+}
+
 /// What one poll fetched.
 #[derive(Default)]
-struct Polled {
+struct Pages {
     statuses: Vec<Value>,
     /// The walk from the newest status back to `since_id`.
     top: Walk,

@@ -12,7 +12,7 @@
 //! `max_gaps_per_query` gaps; both say how many posts at most were lost
 //! ([`Gap::lost_at_most`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use weibostream_shared::Post;
 
+use super::poll::{self, PollError, Polled, Poller};
 use super::weibo_mobile::{MobileClient, MobileError, mblog_id};
 use super::{SeenIds, SourceContext, SourceError};
 use crate::config::{WeiboSearchSettings, WeiboUserSettings};
@@ -272,79 +273,21 @@ impl MobileSource {
     }
 
     /// Polls every feed in turn until shutdown.
-    pub async fn run(mut self, context: SourceContext) -> Result<(), SourceError> {
+    pub async fn run(self, context: SourceContext) -> Result<(), SourceError> {
         let saved: FeedsCursor = context.load_cursor()?.unwrap_or_default();
         let mut seen = SeenIds::new(self.dedup_capacity);
         for id in &saved.seen_ids {
             seen.insert(*id);
         }
-        let mut cursors = saved.feeds;
-        let mut backoff = context.backoff();
         tracing::info!(source = %context.name, feeds = ?self.feed_keys(), "polling the Weibo mobile API");
-        loop {
-            let keys = self.feed_keys();
-            if keys.is_empty() {
-                tracing::warn!(source = %context.name, "no queries to search; waiting for the rules file to give some");
-                if !weibostream_shared::retry::sleep(Duration::from_secs(5), &context.shutdown)
-                    .await
-                {
-                    return Ok(());
-                }
-            }
-            // Feeds no longer configured are forgotten (their cursors with them).
-            cursors.retain(|key, _| keys.contains(key));
-            for key in keys {
-                if context.shutdown.is_cancelled() {
-                    return Ok(());
-                }
-                let mut cursor = cursors.get(&key).cloned();
-                let outcome = self.walk(&context, &key, cursor.as_ref(), &mut seen).await;
-                let Some((posts, walk, error)) = outcome else {
-                    return Ok(());
-                };
-                let before = cursor.clone();
-                match &mut cursor {
-                    Some(cursor) => {
-                        for gap in cursor.settle(walk, self.max_gaps()) {
-                            self.give_up(&context, &key, gap);
-                        }
-                    }
-                    None => {
-                        cursor = walk.newest.map(|newest| FeedCursor {
-                            newest,
-                            gaps: Vec::new(),
-                        });
-                    }
-                }
-                if let Some(cursor) = &cursor {
-                    cursors.insert(key.clone(), cursor.clone());
-                }
-                let changed = !posts.is_empty() || before != cursor;
-                let saved = FeedsCursor {
-                    feeds: cursors.clone(),
-                    seen_ids: seen.iter().copied().collect(),
-                };
-                if changed && context.send(posts, Some(&saved)).await.is_err() {
-                    return Ok(());
-                }
-                // A walk that got pages through shows the API works: an error
-                // after them is retried after the first, shortest wait.
-                if walk.oldest.is_some() || walk.end {
-                    backoff.reset();
-                }
-                // A refusal already paused the client: the next request waits it out.
-                match error {
-                    Some(MobileError::Stopped) => return Ok(()),
-                    Some(MobileError::Transient(failure))
-                        if !context.retry_after(&mut backoff, &failure).await =>
-                    {
-                        return Ok(());
-                    }
-                    _ => {}
-                }
-            }
-            self.reload_rules(&context.name);
-        }
+        let rounds = Rounds {
+            source: self,
+            cursors: saved.feeds,
+            seen,
+            round: VecDeque::new(),
+            started: false,
+        };
+        poll::run(rounds, &context).await
     }
 
     /// Counts a gap given up and says how many posts at most it held.
@@ -534,6 +477,100 @@ impl MobileSource {
             }
         }
         Some((posts, walk, error))
+    }
+}
+
+/// The feeds polled in turn, round after round, and where each stands;
+/// one poll walks one feed.
+struct Rounds {
+    source: MobileSource,
+    /// Where each feed stands, by query or user id.
+    cursors: BTreeMap<String, FeedCursor>,
+    seen: SeenIds<u64>,
+    /// The feeds of this round not walked yet.
+    round: VecDeque<String>,
+    /// Whether a round began (the rules file is re-read between rounds).
+    started: bool,
+}
+
+impl Rounds {
+    /// The next feed to walk, starting a round when one ends; `None` on
+    /// shutdown.
+    async fn next_feed(&mut self, context: &SourceContext) -> Option<String> {
+        loop {
+            if let Some(key) = self.round.pop_front() {
+                return (!context.shutdown.is_cancelled()).then_some(key);
+            }
+            if self.started {
+                self.source.reload_rules(&context.name);
+            }
+            self.started = true;
+            let keys = self.source.feed_keys();
+            if keys.is_empty() {
+                tracing::warn!(source = %context.name, "no queries to search; waiting for the rules file to give some");
+                if !weibostream_shared::retry::sleep(Duration::from_secs(5), &context.shutdown)
+                    .await
+                {
+                    return None;
+                }
+            }
+            // Feeds no longer configured are forgotten (their cursors with them).
+            self.cursors.retain(|key, _| keys.contains(key));
+            self.round = keys.into();
+        }
+    }
+}
+
+impl Poller for Rounds {
+    type Cursor = FeedsCursor;
+
+    async fn poll(&mut self, context: &SourceContext) -> Polled<FeedsCursor> {
+        let Some(key) = self.next_feed(context).await else {
+            return Polled::stopped();
+        };
+        let source = &self.source;
+        let mut cursor = self.cursors.get(&key).cloned();
+        let outcome = source
+            .walk(context, &key, cursor.as_ref(), &mut self.seen)
+            .await;
+        let Some((posts, walk, error)) = outcome else {
+            return Polled::stopped();
+        };
+        let before = cursor.clone();
+        // A walk that got pages through shows the API works.
+        let progressed = walk.oldest.is_some() || walk.end;
+        match &mut cursor {
+            Some(cursor) => {
+                for gap in cursor.settle(walk, source.max_gaps()) {
+                    source.give_up(context, &key, gap);
+                }
+            }
+            None => {
+                cursor = walk.newest.map(|newest| FeedCursor {
+                    newest,
+                    gaps: Vec::new(),
+                });
+            }
+        }
+        if let Some(cursor) = &cursor {
+            self.cursors.insert(key.clone(), cursor.clone());
+        }
+        Polled {
+            changed: !posts.is_empty() || before != cursor,
+            posts,
+            cursor: Some(FeedsCursor {
+                feeds: self.cursors.clone(),
+                seen_ids: self.seen.iter().copied().collect(),
+            }),
+            progressed,
+            error: match error {
+                Some(MobileError::Stopped) => Some(PollError::Stopped),
+                Some(MobileError::Transient(failure)) => Some(PollError::Transient(failure)),
+                // A refusal already paused the client: the next request
+                // waits it out.
+                Some(MobileError::Refused(_)) | None => None,
+            },
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use weibostream_collector::config::{MastodonInstance, MastodonSettings};
 use weibostream_collector::metrics::ErrorKind;
 use weibostream_collector::sources::SourceError;
 use weibostream_collector::sources::mastodon::MastodonSource;
+use weibostream_collector::sources::mastodon_stream;
 use weibostream_shared::secret::Secret;
 
 use crate::support::{HttpServer, Reply, Request, TestContext, eventually, ids, spawn};
@@ -251,10 +252,12 @@ async fn http_401_stops_the_source_naming_the_token_key() {
     let mut settings = settings(&[&server], "");
     settings.instances[0].streaming = false;
     let source_polling = MastodonSource::new(&settings, 0, Some(Secret::new("bad"))).unwrap();
-    for source in [source, source_polling] {
-        let result = tokio::time::timeout(LIMIT, source.run(test.context.clone()))
-            .await
-            .unwrap();
+    let streaming = mastodon_stream::run(source, test.context.clone());
+    let polling = source_polling.run(test.context.clone());
+    for result in [
+        tokio::time::timeout(LIMIT, streaming).await.unwrap(),
+        tokio::time::timeout(LIMIT, polling).await.unwrap(),
+    ] {
         let Err(SourceError::Fatal(message)) = result else {
             panic!("{result:?}")
         };
@@ -297,7 +300,7 @@ async fn streams_with_heartbeats_and_backfills_after_a_reconnect() {
     let mut test = TestContext::new("m", None);
     let source =
         MastodonSource::new(&settings(&[&server], ""), 0, Some(Secret::new("tok"))).unwrap();
-    let task = spawn(source.run(test.context.clone()));
+    let task = spawn(mastodon_stream::run(source, test.context.clone()));
     let (posts, _) = test.posts(2, LIMIT).await;
     assert_eq!(ids(&posts), post_ids(&server, 4..=5));
     // Never streamed: the REST backfill after the reconnect finds them.
@@ -339,11 +342,8 @@ async fn a_silent_stream_times_out_and_reconnects() {
     let mut config = settings(&[&server], "");
     config.stream_idle_timeout_ms = 300;
     let mut test = TestContext::new("m", None);
-    let task = spawn(
-        MastodonSource::new(&config, 0, Some(Secret::new("tok")))
-            .unwrap()
-            .run(test.context.clone()),
-    );
+    let source = MastodonSource::new(&config, 0, Some(Secret::new("tok"))).unwrap();
+    let task = spawn(mastodon_stream::run(source, test.context.clone()));
     let (posts, _) = test.posts(1, LIMIT).await;
     assert_eq!(ids(&posts), post_ids(&server, 1..=1));
     eventually(LIMIT, "timeout counted", || {
@@ -369,7 +369,7 @@ async fn a_retry_field_sets_the_least_wait_before_reconnecting() {
     let mut test = TestContext::new("m", None);
     let source =
         MastodonSource::new(&settings(&[&server], ""), 0, Some(Secret::new("tok"))).unwrap();
-    let task = spawn(source.run(test.context.clone()));
+    let task = spawn(mastodon_stream::run(source, test.context.clone()));
     let (posts, _) = test.posts(1, LIMIT).await;
     assert_eq!(ids(&posts), post_ids(&server, 1..=1));
     eventually(LIMIT, "reconnected", || {

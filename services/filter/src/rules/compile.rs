@@ -6,12 +6,27 @@ use std::collections::HashMap;
 
 use aho_corasick::BuildError;
 
-use super::MatchOptions;
-use super::matcher::{set_bit, test_bit};
 use super::normalize::{is_cjk, is_word_char};
 use super::parse::Query;
 use super::scanner::{DFA_MAX_PATTERNS, Scanner};
 use super::script;
+
+/// How a rule set matches text, beyond what its rules say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchOptions {
+    /// Fold traditional Chinese characters to simplified ones, in the
+    /// rules' literals when compiling and in each post when matching, so a
+    /// rule matches posts in either script (see [`script`]).
+    pub fold_chinese_scripts: bool,
+}
+
+impl Default for MatchOptions {
+    fn default() -> Self {
+        MatchOptions {
+            fold_chinese_scripts: true,
+        }
+    }
+}
 
 /// The classifier's verdict on one label, as rule evaluation sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -286,5 +301,18 @@ fn new_pattern(text: &str) -> Pattern {
         check_end: edge(text.chars().next_back()),
         exact: None,
         prefix: None,
+    }
+}
+
+/// Reads bit `id`; bits past the end read as 0.
+pub(super) fn test_bit(bits: &[u64], id: usize) -> bool {
+    bits.get(id / 64)
+        .is_some_and(|word| word >> (id % 64) & 1 == 1)
+}
+
+/// Sets bit `id`; bits past the end are ignored (buffers are sized first).
+pub(super) fn set_bit(bits: &mut [u64], id: usize) {
+    if let Some(word) = bits.get_mut(id / 64) {
+        *word |= 1 << (id % 64);
     }
 }

@@ -7,10 +7,27 @@
 
 use super::error::{ParseError, ParseErrorKind};
 use super::normalize::normalize;
-use super::parse::Probability;
 
 /// Prefix of a classifier label predicate (`label:negative>=0.8`).
 pub(super) const LABEL_PREFIX: &str = "label:";
+
+/// A probability threshold in [0, 1]; never NaN, hence `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Probability(f64);
+
+impl Eq for Probability {}
+
+impl Probability {
+    /// `Some` for a value in [0, 1].
+    pub fn new(value: f64) -> Option<Probability> {
+        (0.0..=1.0).contains(&value).then_some(Probability(value))
+    }
+
+    /// The value.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
 
 /// A token and the column of its first character.
 #[derive(Debug, Clone, PartialEq, Eq)]

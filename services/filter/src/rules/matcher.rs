@@ -7,7 +7,7 @@
 //! only for rules like `NOT x`). Nothing is allocated once the buffers have
 //! grown to size.
 
-use super::compile::{LabelScore, Matcher};
+use super::compile::{LabelScore, Matcher, set_bit, test_bit};
 use super::normalize::is_word_char;
 
 /// Reusable per-post bitsets.
@@ -151,19 +151,6 @@ fn boundary_before(text: &str, start: usize) -> bool {
 fn boundary_after(text: &str, end: usize) -> bool {
     let after = text.get(end..).and_then(|s| s.chars().next());
     !after.is_some_and(is_word_char)
-}
-
-/// Reads bit `id`; bits past the end read as 0.
-pub(super) fn test_bit(bits: &[u64], id: usize) -> bool {
-    bits.get(id / 64)
-        .is_some_and(|word| word >> (id % 64) & 1 == 1)
-}
-
-/// Sets bit `id`; bits past the end are ignored (buffers are sized first).
-pub(super) fn set_bit(bits: &mut [u64], id: usize) {
-    if let Some(word) = bits.get_mut(id / 64) {
-        *word |= 1 << (id % 64);
-    }
 }
 
 #[cfg(test)]

@@ -63,10 +63,11 @@ pub mod script;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use compile::LabelScore;
+pub use compile::{LabelScore, MatchOptions};
 pub use error::{After, Found, ParseError, ParseErrorKind, RuleError, RuleLocation};
+pub use lexer::Probability;
 pub use normalize::normalize;
-pub use parse::{MAX_DEPTH, Probability, Query, parse_query};
+pub use parse::{MAX_DEPTH, Query, parse_query};
 
 use compile::Matcher;
 use matcher::Bitsets;
@@ -90,23 +91,6 @@ impl Rule {
         self.query
             .find(&needle)
             .map_or(1, |at| self.query[..at].chars().count() + 1)
-    }
-}
-
-/// How a rule set matches text, beyond what its rules say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MatchOptions {
-    /// Fold traditional Chinese characters to simplified ones, in the
-    /// rules' literals when compiling and in each post when matching, so a
-    /// rule matches posts in either script (see [`script`]).
-    pub fold_chinese_scripts: bool,
-}
-
-impl Default for MatchOptions {
-    fn default() -> Self {
-        MatchOptions {
-            fold_chinese_scripts: true,
-        }
     }
 }
 

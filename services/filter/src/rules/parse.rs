@@ -11,7 +11,7 @@
 use std::fmt;
 
 use super::error::{After, Found, ParseError, ParseErrorKind};
-use super::lexer::{Token, TokenKind, tokenize};
+use super::lexer::{Probability, Token, TokenKind, tokenize};
 
 /// Deepest nesting of parentheses and `NOT`s accepted; bounds the recursion
 /// of both the parser and the matcher.
@@ -96,24 +96,6 @@ impl Query {
             }
             None
         })
-    }
-}
-
-/// A probability threshold in [0, 1]; never NaN, hence `Eq`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct Probability(f64);
-
-impl Eq for Probability {}
-
-impl Probability {
-    /// `Some` for a value in [0, 1].
-    pub fn new(value: f64) -> Option<Probability> {
-        (0.0..=1.0).contains(&value).then_some(Probability(value))
-    }
-
-    /// The value.
-    pub fn get(self) -> f64 {
-        self.0
     }
 }
 

@@ -31,7 +31,7 @@ use weibostream_shared::config::InvalidKey;
 use weibostream_shared::retry::Backoff;
 use weibostream_shared::secret::Secret;
 
-use super::Fired;
+use super::{AlertKind, Fired};
 use crate::config::{AlertChannel, AlertSettings, ChannelKind};
 use crate::metrics::SinkMetrics;
 
@@ -80,7 +80,7 @@ pub fn summary(fired: &Fired) -> String {
         fired.window_end.format("%H:%M"),
     );
     match (fired.kind, fired.baseline) {
-        (super::AlertKind::Spike, Some(baseline)) => text.push_str(&format!(
+        (AlertKind::Spike, Some(baseline)) => text.push_str(&format!(
             "; spike: baseline {baseline:.1}, factor {}",
             fired.spike_factor.unwrap_or_default()
         )),
