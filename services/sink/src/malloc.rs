@@ -40,9 +40,15 @@ pub fn restart_tuned() -> Option<std::io::Error> {
         tunables.push(":");
     }
     tunables.push(TUNABLES);
+    // Its own path, not /proc/self/exe, so the process keeps its name (`ps`,
+    // `pkill sink`); if the file was replaced since, this fails and the
+    // sink runs with glibc's defaults.
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => return Some(error),
+    };
     let mut args = std::env::args_os();
-    // The running binary, even if its file was replaced since it started.
-    let mut command = std::process::Command::new("/proc/self/exe");
+    let mut command = std::process::Command::new(exe);
     if let Some(name) = args.next() {
         command.arg0(name);
     }
