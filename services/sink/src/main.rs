@@ -7,6 +7,8 @@ use clap::Parser;
 use weibostream_shared::{cli, config, shutdown, telemetry};
 use weibostream_sink::{Sink, SinkConfig};
 
+mod malloc;
+
 /// The weibostream sink: prints matched posts per batch, or saves them.
 #[derive(Parser)]
 #[command(version, about)]
@@ -23,9 +25,24 @@ struct Args {
     print_config: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before any thread starts: the restart replaces the process.
+    let not_restarted = malloc::restart_tuned();
     telemetry::init("sink");
+    if let Some(error) = not_restarted {
+        tracing::warn!(%error, tunables = malloc::TUNABLES,
+            "cannot restart with the malloc settings; running with glibc's defaults");
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => cli::finish::<()>(
+            "sink",
+            Err(anyhow::Error::new(error).context("starting the runtime")),
+        ),
+    }
+}
+
+async fn run() -> ExitCode {
     let args = Args::parse();
     let mut config: SinkConfig = match config::load("SINK", args.config.as_deref()) {
         Ok(config) => config,

@@ -25,5 +25,6 @@ mod pipeline;
 mod print_config;
 mod resume;
 mod sigterm;
+mod sink_malloc;
 mod sink_metrics;
 mod stores;
