@@ -3,14 +3,15 @@
 //! unsafe code), so the binary starts itself once more, in place, with them
 //! added to `GLIBC_TUNABLES`.
 //!
-//! Why (docs/history.md, "Memory"): glibc raises its mmap threshold to the
-//! size of the largest block freed so far (a block's posts, the JSON lines
-//! it writes: megabytes), after which such blocks come from the heap, and
-//! whether the heap can give them back depends on what was allocated next
-//! to them. The sink's peak RSS then came in two modes ~3 MiB apart from
-//! run to run. A fixed threshold hands big blocks back to the system when
-//! they are freed, and two arenas keep the store's writer thread from
-//! keeping a heap of its own.
+//! Why (docs/history.md, "Memory: the two modes, and the malloc
+//! settings"): glibc raises its mmap threshold to the size of the largest
+//! block freed so far (a block's posts, the JSON lines it writes:
+//! megabytes), after which such blocks come from the heap, and whether the
+//! heap can give them back depends on what was allocated next to them. The
+//! sink's peak RSS then came in two modes ~3 MiB apart from run to run, and
+//! ~5 MiB above what a fixed threshold gives, which hands big blocks back
+//! to the system when they are freed. Two arenas bound the heaps of the
+//! store writer's, tokio's and librdkafka's threads.
 
 /// The tunables the sink adds (glibc's names; see `info libc Tunables`).
 pub const TUNABLES: &str = "glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2";
