@@ -134,10 +134,9 @@ async fn an_alert_fires_once_across_a_sink_restart_and_a_hanging_channel_holds_n
     println!(
         "30 posts stored {all_stored:?} and the alert received {alerted:?} after publishing (one channel hanging)"
     );
-    assert!(
-        !hung.lock().unwrap().is_empty(),
-        "the hanging channel was sent the alert too"
-    );
+    // The channels are delivered side by side: the hanging one may read
+    // its request a moment after the other answered.
+    eventually(Duration::from_secs(5), || !hung.lock().unwrap().is_empty()).await;
     let alert = got.lock().unwrap()[0].0.clone();
     assert_eq!(alert["rule"], "surge");
     assert_eq!(alert["kind"], "threshold");
